@@ -1,0 +1,1 @@
+"""One module per ``promptbridge`` subcommand: ``HELP``-less ``add_arguments`` and ``run``."""

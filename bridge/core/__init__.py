@@ -1,0 +1,1 @@
+"""The pure core: plain values in, plain values out, time passed in. No I/O, no threads."""
