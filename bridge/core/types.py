@@ -230,3 +230,42 @@ class AudioChunk:
     @property
     def seconds(self) -> float:
         return self.frames / self.rate
+
+
+# --- the set's content (compiled from a performance/profile file) --------------------
+@dataclass(frozen=True, slots=True)
+class SlotSpec:
+    """One prompt slot: its text, initial weight, weight range, alternative texts."""
+
+    text: str
+    weight: float = 0.0
+    lo: float = 0.0
+    hi: float = 2.0
+    texts: tuple[str, ...] = ()  # alternatives a control can step through (text included)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneSpec:
+    """A named snapshot of prompt slots (1-based numbers) and optionally config fields.
+
+    ``config`` holds only the fields the scene sets (snake_case names, None = auto).
+    ``glide`` is the default recall time in seconds.
+    """
+
+    name: str
+    weights: dict[int, float] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=dict)
+    config: dict[str, ChangeValue] = field(default_factory=dict)
+    glide: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceSpec:
+    """Everything the Performance starts from: slots, scenes, decks, initial config."""
+
+    slots: tuple[SlotSpec, ...] = ()
+    scenes: tuple[SceneSpec, ...] = ()
+    deck_a: tuple[int, ...] = ()  # 1-based slot numbers blended by the crossfader
+    deck_b: tuple[int, ...] = ()
+    config: GenerationConfig = GenerationConfig()
+    crossfader: float = 0.5
