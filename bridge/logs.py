@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from typing import ClassVar
 
 _SECRETS: set[str] = set()
 # Google API keys look like "AIza" + 35 chars; also catch key=... in URLs.
@@ -78,7 +79,13 @@ def configure(level: str = "info", fmt: str = "text") -> None:
 
 
 class _JournaldFormatter(logging.Formatter):
-    _PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+    _PRIORITY: ClassVar[dict[str, int]] = {
+        "DEBUG": 7,
+        "INFO": 6,
+        "WARNING": 4,
+        "ERROR": 3,
+        "CRITICAL": 2,
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         prio = self._PRIORITY.get(record.levelname, 6)

@@ -137,8 +137,12 @@ SIMPLE_TARGETS = (
     "master_volume",
     "record",
 )
-TARGETS_HELP = ("slot.N.weight", "slot.N.text", *(f"config.{n}" for n in CONFIG_SPECS),
-                *SIMPLE_TARGETS)
+TARGETS_HELP = (
+    "slot.N.weight",
+    "slot.N.text",
+    *(f"config.{n}" for n in CONFIG_SPECS),
+    *SIMPLE_TARGETS,
+)
 
 ChangeValue = float | int | str | bool | None
 
