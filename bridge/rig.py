@@ -1,0 +1,116 @@
+"""The rig file: the daemon's own settings (engine, URL, key source, output, buffers, ...).
+
+Reads a TOML file with the stdlib ``tomllib``, validates it with pydantic, and merges
+command-line flags over it (flags win). Every problem is reported as
+``FILE:LINE: key: message (got X; allowed Y)``. Does file I/O only in ``load_rig``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.errors import ConfigError, Problem
+
+DEFAULT_URL = (
+    "wss://generativelanguage.googleapis.com/ws/"
+    "google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateMusic"
+)
+
+
+class RigSettings(BaseModel):
+    """Every daemon setting; each also has a ``promptbridge run`` flag of the same name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: Literal["auto", "synth", "lyria"] = "auto"
+    url: str = DEFAULT_URL
+    model: str = "models/lyria-realtime-exp"
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    mappings: tuple[str, ...] = ()
+    midi_api: Literal["auto", "alsa", "jack"] = "auto"
+    midi_in: tuple[str, ...] = ()
+    virtual_port: bool = True
+    output: str = "default"
+    channels: tuple[int, ...] = ()
+    latency: Literal["low", "balanced", "safe"] = "balanced"
+    gain: float = Field(default=1.0, ge=0.0, le=2.0)
+    record: str | None = None
+    autoplay: bool = False
+    chunk_seconds: float = Field(default=2.0, ge=0.1, le=4.0)
+    rotate_after: float = Field(default=500.0, gt=0)
+    crossfade: float = Field(default=3.0, ge=0)
+    state_file: str | None = None
+    status: str | None = None
+    status_token: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+
+
+FIELDS = tuple(RigSettings.model_fields)
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _problem(path: str, text: str, err: dict[str, Any]) -> Problem:
+    key = ".".join(str(p) for p in err["loc"]) or "(file)"
+    top = str(err["loc"][0]) if err["loc"] else ""
+    got = err.get("input")
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(top, FIELDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        message = f"unknown key (allowed: {', '.join(FIELDS)}){hint}"
+    else:
+        message = f"{err['msg']} (got {got!r})"
+    return Problem(path, _line_of(text, top), key, message)
+
+
+def parse_rig(text: str, path: str = "<rig>") -> RigSettings:
+    """Parse rig TOML text; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        col = getattr(exc, "colno", None)
+        msg = str(exc).split(" (at line")[0]
+        where = f" (column {col})" if col else ""
+        raise ConfigError(Problem(path, line, "", f"TOML syntax error: {msg}{where}")) from None
+    try:
+        return RigSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(path, text, dict(e)) for e in exc.errors()]
+        raise ConfigError(problems) from None
+
+
+def load_rig(path: str | Path) -> RigSettings:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            Problem(str(p), None, "", f"cannot read rig file: {exc.strerror}")
+        ) from None
+    return parse_rig(text, str(p))
+
+
+def merge(settings: RigSettings, overrides: dict[str, Any]) -> RigSettings:
+    """Apply command-line flags (``None`` = not given) over the rig file's settings."""
+    given = {k: v for k, v in overrides.items() if v is not None and k in FIELDS}
+    try:
+        return RigSettings.model_validate({**settings.model_dump(), **given})
+    except ValidationError as exc:
+        problems = [
+            Problem("command line", None, "--" + str(e["loc"][0]).replace("_", "-"), e["msg"])
+            for e in exc.errors()
+        ]
+        raise ConfigError(problems) from None
