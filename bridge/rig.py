@@ -57,7 +57,7 @@ FIELDS = tuple(RigSettings.model_fields)
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
+    pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
@@ -75,16 +75,25 @@ def _problem(path: str, text: str, err: dict[str, Any]) -> Problem:
     return Problem(path, _line_of(text, top), key, message)
 
 
+_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_problem(path: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    """A TOML syntax error as a Problem with line and column (3.11 puts them in the text)."""
+    text = str(exc)
+    match = _AT.search(text)
+    if not match:
+        return Problem(path, None, "", f"TOML syntax error: {text}")
+    line, col = int(match.group(1)), int(match.group(2))
+    return Problem(path, line, "", f"TOML syntax error: {text[: match.start()]} (column {col})")
+
+
 def parse_rig(text: str, path: str = "<rig>") -> RigSettings:
     """Parse rig TOML text; raise ConfigError listing every problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        msg = str(exc).split(" (at line")[0]
-        where = f" (column {col})" if col else ""
-        raise ConfigError(Problem(path, line, "", f"TOML syntax error: {msg}{where}")) from None
+        raise ConfigError(toml_problem(path, exc)) from None
     try:
         return RigSettings.model_validate(data)
     except ValidationError as exc:
