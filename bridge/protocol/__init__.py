@@ -1,0 +1,1 @@
+"""The Lyria RealTime wire protocol, sans-I/O: codec, reconnect policy, rotation arithmetic."""
