@@ -1,0 +1,582 @@
+"""The performance state: prompt slots, generation config, playback, scenes, glides. No I/O.
+
+Theory of operation
+-------------------
+Everything the performer controls lives here, as plain data, changed only by
+``apply(change, now)`` and advanced only by ``tick(now)`` (time is passed in, never read).
+
+* **Slots** hold a text and a *base* weight (what the knob set, clamped to the slot's
+  ``lo..hi``). The *effective* weight is the base weight times the crossfader gain of the
+  slot's deck: deck A slots get ``cos(x·π/2)``, deck B slots ``sin(x·π/2)`` (equal power),
+  slots in neither deck (or in both) get 1. ``wire_prompts()`` is the effective mix with
+  zero weights and blank texts dropped, and texts the model filtered left out.
+* **Glides** are linear ramps of a numeric lane (``slot.N.weight`` or ``crossfader``)
+  from its current value to a target over ``duration`` seconds. They start on
+  ``scene.recall`` (Change.glide, else the scene's own glide) or on any slot/crossfader
+  Change carrying a ``glide``; ``tick(now)`` moves them; a direct move of the same lane
+  cancels its glide (the performer wins). The API docs advise cross-fading by sending
+  intermediate weights: the Outbox sends what ``tick`` produced.
+* **Config** changes are validated against ``CONFIG_SPECS``: numbers are clamped to the
+  field's range, ints rounded, enums matched case-insensitively (an int is a 0-based
+  index into the choices), ``None`` or ``"auto"`` means auto where the spec allows it.
+* **Playback** is ``stopped`` (initially), ``playing`` or ``paused``. Every playback
+  action is also appended to ``controls`` with a sequence number, so the Outbox sends
+  every one of them, in order, even when two arrive between two polls.
+* **Scenes**: ``scene.recall`` by name (exact, then case-insensitive) or 1-based index
+  (int, or a string of digits). A scene sets only what it names: unnamed slots keep their
+  weight and text. Texts and config apply at once; weights glide. ``scene.store`` saves
+  every slot's weight and text (not the config: recalling a stored scene should never
+  force a bpm/scale context reset) under a name or 1-based index; an index one past the
+  end (or a new name) appends.
+* **Other targets**: ``master_volume`` (0..1, local gain), ``record``
+  (start/stop/toggle, or a bool: a flag the daemon reads), ``bank`` (recorded for
+  status), ``tap_tempo`` (accepted, no effect here: the mapper turns taps into bpm).
+
+``apply`` never raises: a bad target or value is ignored and the reason is returned
+(and kept in ``last_problem``). ``snapshot()`` is JSON-able; ``restore()`` accepts any
+dict and takes what it can use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from bridge.core.types import (
+    CONFIG_SPECS,
+    PLAYBACK_ACTIONS,
+    RECORD_ACTIONS,
+    SCALE_UNSPECIFIED,
+    Change,
+    ChangeValue,
+    ControlSpec,
+    GenerationConfig,
+    PerformanceSpec,
+    Playback,
+    SceneSpec,
+    SlotSpec,
+    WeightedPrompt,
+)
+
+SNAPSHOT_VERSION = 1
+WEIGHT_DIGITS = 4  # wire weights are rounded so float noise never makes a new frame
+DEFAULT_GLIDE_STEP = 0.05  # seconds between intermediate glide values (20 per second)
+STATES = ("stopped", "playing", "paused")
+# playback action -> (new state, or None to keep it; the control sent to the model)
+_PLAYBACK_TABLE: dict[str, tuple[str | None, Playback]] = {
+    "play": ("playing", Playback.PLAY),
+    "pause": ("paused", Playback.PAUSE),
+    "stop": ("stopped", Playback.STOP),
+    "reset": (None, Playback.RESET_CONTEXT),
+}
+_GET_PLAYBACK = {"stopped": "stop", "playing": "play", "paused": "pause"}
+
+
+@dataclass(slots=True)
+class Slot:
+    """One prompt slot's live state (mutable: the Performance owns it)."""
+
+    text: str
+    weight: float
+    lo: float
+    hi: float
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Glide:
+    """A linear ramp of one lane from ``start`` to ``end`` between ``t0`` and ``t0 + duration``."""
+
+    start: float
+    end: float
+    t0: float
+    duration: float
+
+    def value(self, now: float) -> float:
+        if self.duration <= 0 or now >= self.t0 + self.duration:
+            return self.end
+        frac = max(0.0, (now - self.t0) / self.duration)
+        return self.start + (self.end - self.start) * frac
+
+    def done(self, now: float) -> bool:
+        return now >= self.t0 + self.duration
+
+
+def _number(value: ChangeValue) -> float | None:
+    """A finite float from an int/float (bools are not numbers here), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _clamp(value: float, lo: float, hi: float) -> float:
+    return min(hi, max(lo, value))
+
+
+def deck_gains(crossfader: float) -> tuple[float, float]:
+    """Equal-power gains (deck A, deck B) for a crossfader position 0..1."""
+    angle = _clamp(crossfader, 0.0, 1.0) * math.pi / 2
+    return math.cos(angle), math.sin(angle)
+
+
+def validate_config_value(spec: ControlSpec, value: ChangeValue) -> tuple[Any, str | None]:
+    """``(value, None)`` with the value converted/clamped for ``spec``, or ``(None, reason)``."""
+    is_auto = value is None or (isinstance(value, str) and value.lower() == "auto")
+    if spec.name == "scale" and value == SCALE_UNSPECIFIED:
+        is_auto = True
+    if is_auto:
+        return (None, None) if spec.auto else (None, f"config.{spec.name} cannot be auto")
+    if spec.kind == "bool":
+        return _bool_value(value, f"config.{spec.name}")
+    if spec.kind == "enum":
+        return _enum_value(spec, value)
+    number = _number(value)
+    if number is None:
+        return None, f"config.{spec.name} must be a number in {spec.lo:g}..{spec.hi:g}"
+    number = _clamp(number, spec.lo, spec.hi)
+    return (round(number) if spec.kind == "int" else number), None
+
+
+def _bool_value(value: ChangeValue, name: str) -> tuple[bool | None, str | None]:
+    if isinstance(value, bool):
+        return value, None
+    number = _number(value)
+    if number is not None:
+        return number >= 0.5, None
+    if isinstance(value, str) and value.lower() in ("true", "on", "false", "off"):
+        return value.lower() in ("true", "on"), None
+    return None, f"{name} must be true or false"
+
+
+def _enum_value(spec: ControlSpec, value: ChangeValue) -> tuple[str | None, str | None]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(spec.choices):
+            return spec.choices[value], None
+    elif isinstance(value, str):
+        for choice in spec.choices:
+            if choice.lower() == value.strip().lower():
+                return choice, None
+    allowed = ", ".join(spec.choices)
+    return None, f"config.{spec.name} must be one of {allowed} (or its 0-based index)"
+
+
+class Performance:
+    """The live state of the set. See the module docstring for the rules."""
+
+    def __init__(self, spec: PerformanceSpec, glide_step: float = DEFAULT_GLIDE_STEP) -> None:
+        self.spec = spec
+        self.glide_step = glide_step
+        self.slots: list[Slot] = [self._slot(s) for s in spec.slots]
+        self.scenes: list[SceneSpec] = list(spec.scenes)
+        self.stored_scenes: set[str] = set()  # names of scenes stored live (persisted)
+        self.config: GenerationConfig = spec.config
+        self.state = "stopped"
+        self.crossfader = _clamp(spec.crossfader, 0.0, 1.0)
+        self.master_volume = 1.0
+        self.recording = False
+        self.bank = 1
+        self.scene: str | None = None
+        self.filtered: set[str] = set()
+        self.glides: dict[str, Glide] = {}
+        self.control_seq = 0
+        self.controls: deque[tuple[int, Playback]] = deque(maxlen=256)
+        self.last_problem: str | None = None
+        self._deck_a = frozenset(spec.deck_a)
+        self._deck_b = frozenset(spec.deck_b)
+        self._last_tick = float("-inf")
+
+    @staticmethod
+    def _slot(spec: SlotSpec) -> Slot:
+        weight = _clamp(spec.weight, spec.lo, spec.hi)
+        return Slot(spec.text, weight, spec.lo, spec.hi, spec.texts)
+
+    # --- reading ---------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self.state == "playing"
+
+    @property
+    def paused(self) -> bool:
+        return self.state == "paused"
+
+    @property
+    def stopped(self) -> bool:
+        return self.state == "stopped"
+
+    def gain(self, number: int) -> float:
+        """The crossfader gain of 1-based slot ``number``."""
+        in_a, in_b = number in self._deck_a, number in self._deck_b
+        if in_a == in_b:
+            return 1.0
+        gain_a, gain_b = deck_gains(self.crossfader)
+        return gain_a if in_a else gain_b
+
+    def effective_weight(self, number: int) -> float:
+        return self.slots[number - 1].weight * self.gain(number)
+
+    def wire_prompts(self) -> tuple[WeightedPrompt, ...]:
+        """The prompt set for the model: effective weights, rounded, zeros/blanks dropped."""
+        prompts = []
+        for number, slot in enumerate(self.slots, start=1):
+            weight = round(self.effective_weight(number), WEIGHT_DIGITS)
+            text = slot.text.strip()
+            if weight > 0 and text and text not in self.filtered:
+                prompts.append(WeightedPrompt(text, weight))
+        return tuple(prompts)
+
+    def get(self, target: str) -> ChangeValue:
+        """The current value of ``target`` (what the mapper's takeover compares with)."""
+        parts = target.split(".")
+        if parts[0] == "slot" and len(parts) == 3:
+            slot = self._slot_at(parts[1])
+            if slot is None:
+                return None
+            return slot.weight if parts[2] == "weight" else slot.text
+        if parts[0] == "config" and len(parts) == 2 and parts[1] in CONFIG_SPECS:
+            value: ChangeValue = getattr(self.config, parts[1])
+            return value
+        simple: dict[str, ChangeValue] = {
+            "playback": _GET_PLAYBACK[self.state],
+            "scene.recall": self.scene,
+            "crossfader": self.crossfader,
+            "bank": self.bank,
+            "master_volume": self.master_volume,
+            "record": self.recording,
+        }
+        return simple.get(target)
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` should next run (a glide is moving), else None."""
+        if not self.glides:
+            return None
+        end = min(g.t0 + g.duration for g in self.glides.values())
+        start = min(g.t0 for g in self.glides.values())
+        return min(end, max(self._last_tick, start) + self.glide_step)
+
+    # --- changing --------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Advance every glide to ``now``; finished glides land exactly on their target."""
+        self._last_tick = now
+        for lane, glide in list(self.glides.items()):
+            self._set_lane(lane, glide.value(now))
+            if glide.done(now):
+                del self.glides[lane]
+
+    def apply(self, change: Change, now: float) -> str | None:
+        """Apply one Change. Returns None when applied, else why it was ignored."""
+        reason = self._dispatch(change, now)
+        if reason is not None:
+            self.last_problem = f"{change.target}: {reason}"
+        return reason
+
+    def mark_filtered(self, text: str) -> None:
+        """The model filtered ``text``: leave it out of the wire set from now on."""
+        self.filtered.add(text.strip())
+
+    def _dispatch(self, change: Change, now: float) -> str | None:
+        target, value = change.target, change.value
+        parts = target.split(".")
+        if parts[0] == "slot" and len(parts) == 3:
+            return self._apply_slot(parts[1], parts[2], change, now)
+        if parts[0] == "config" and len(parts) == 2:
+            return self._apply_config(parts[1], value)
+        handler = self._SIMPLE.get(target)
+        if handler is None:
+            return "unknown target"
+        return handler(self, change, now)
+
+    def _slot_at(self, text: str) -> Slot | None:
+        if not text.isdigit() or not 1 <= int(text) <= len(self.slots):
+            return None
+        return self.slots[int(text) - 1]
+
+    def _apply_slot(self, number: str, field: str, change: Change, now: float) -> str | None:
+        slot = self._slot_at(number)
+        if slot is None:
+            return f"no slot {number} (slots are 1..{len(self.slots)})"
+        if field == "weight":
+            weight = _number(change.value)
+            if weight is None:
+                return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
+            end = _clamp(weight, slot.lo, slot.hi)
+            self._start_glide(f"slot.{number}.weight", end, change.glide or 0.0, now)
+            return None
+        if field == "text":
+            return self._apply_text(slot, change.value)
+        return "unknown slot field (weight, text)"
+
+    def _apply_text(self, slot: Slot, value: ChangeValue) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool) and slot.texts:
+            slot.text = slot.texts[min(max(value, 0), len(slot.texts) - 1)]
+            return None
+        if not isinstance(value, str):
+            return "text must be a string (or a 0-based index into the slot's texts)"
+        slot.text = value
+        return None
+
+    def _start_glide(self, lane: str, end: float, duration: float, now: float) -> None:
+        """Set a numeric lane at once, or ramp it from where it is when ``duration`` > 0."""
+        if duration <= 0:
+            self.glides.pop(lane, None)
+            self._set_lane(lane, end)
+            return
+        start = self._lane(lane)
+        self.glides[lane] = Glide(start, end, now, duration)
+
+    def _lane(self, lane: str) -> float:
+        if lane == "crossfader":
+            return self.crossfader
+        return self.slots[int(lane.split(".")[1]) - 1].weight
+
+    def _set_lane(self, lane: str, value: float) -> None:
+        if lane == "crossfader":
+            self.crossfader = value
+        else:
+            self.slots[int(lane.split(".")[1]) - 1].weight = value
+
+    def _apply_config(self, name: str, value: ChangeValue) -> str | None:
+        spec = CONFIG_SPECS.get(name)
+        if spec is None:
+            return f"unknown config field (allowed: {', '.join(CONFIG_SPECS)})"
+        converted, reason = validate_config_value(spec, value)
+        if reason is None:
+            self.config = replace(self.config, **{name: converted})
+        return reason
+
+    def _apply_playback(self, change: Change, now: float) -> str | None:
+        action = str(change.value).lower() if change.value is not None else ""
+        if action not in PLAYBACK_ACTIONS:
+            return f"playback must be one of {', '.join(PLAYBACK_ACTIONS)}"
+        if action == "toggle":
+            action = "pause" if self.playing else "play"
+        state, control = _PLAYBACK_TABLE[action]
+        if state is not None:
+            self.state = state
+        self.control_seq += 1
+        self.controls.append((self.control_seq, control))
+        return None
+
+    def _apply_crossfader(self, change: Change, now: float) -> str | None:
+        value = _number(change.value)
+        if value is None:
+            return "crossfader must be a number in 0..1"
+        self._start_glide("crossfader", _clamp(value, 0.0, 1.0), change.glide or 0.0, now)
+        return None
+
+    def _apply_master_volume(self, change: Change, now: float) -> str | None:
+        value = _number(change.value)
+        if value is None:
+            return "master_volume must be a number in 0..1"
+        self.master_volume = _clamp(value, 0.0, 1.0)
+        return None
+
+    def _apply_record(self, change: Change, now: float) -> str | None:
+        value = change.value
+        if isinstance(value, bool):
+            self.recording = value
+            return None
+        action = str(value).lower()
+        if action not in RECORD_ACTIONS:
+            return f"record must be one of {', '.join(RECORD_ACTIONS)}"
+        self.recording = {"start": True, "stop": False}.get(action, not self.recording)
+        return None
+
+    def _apply_bank(self, change: Change, now: float) -> str | None:
+        value = _number(change.value)
+        if value is None or value < 1 or value != int(value):
+            return "bank must be a whole number >= 1"
+        self.bank = int(value)
+        return None
+
+    def _apply_tap(self, change: Change, now: float) -> str | None:
+        return None  # the mapper turns taps into config.bpm; nothing to hold here
+
+    # --- scenes ----------------------------------------------------------------------
+    def find_scene(self, key: ChangeValue) -> int | None:
+        """The 0-based index of the scene called ``key`` or numbered ``key`` (1-based)."""
+        if isinstance(key, str) and not key.strip().isdigit():
+            names = [s.name for s in self.scenes]
+            if key in names:
+                return names.index(key)
+            lowered = [n.lower() for n in names]
+            return lowered.index(key.lower()) if key.lower() in lowered else None
+        number = int(key) if isinstance(key, str) else _number(key)
+        if number is None or number != int(number) or not 1 <= number <= len(self.scenes):
+            return None
+        return int(number) - 1
+
+    def _apply_recall(self, change: Change, now: float) -> str | None:
+        index = self.find_scene(change.value)
+        if index is None:
+            names = ", ".join(s.name for s in self.scenes) or "none defined"
+            return f"no scene {change.value!r} (scenes: {names})"
+        scene = self.scenes[index]
+        glide = scene.glide if change.glide is None else change.glide
+        for number, weight in scene.weights.items():
+            if 1 <= number <= len(self.slots):
+                slot = self.slots[number - 1]
+                end = _clamp(weight, slot.lo, slot.hi)
+                self._start_glide(f"slot.{number}.weight", end, glide, now)
+        for number, text in scene.texts.items():
+            if 1 <= number <= len(self.slots):
+                self.slots[number - 1].text = text
+        for name, value in scene.config.items():
+            self._apply_config(name, value)
+        self.scene = scene.name
+        return None
+
+    def _apply_store(self, change: Change, now: float) -> str | None:
+        key = change.value
+        index = self.find_scene(key)
+        if index is None and (key is None or isinstance(key, bool)):
+            return "scene.store needs a scene name or 1-based index"
+        if index is None and not isinstance(key, str):
+            number = _number(key)
+            if number is None or number != len(self.scenes) + 1:
+                return f"scene index must be 1..{len(self.scenes) + 1}"
+        old = self.scenes[index] if index is not None else None
+        name = old.name if old else (str(key) if isinstance(key, str) else f"scene {key}")
+        scene = SceneSpec(
+            name=name,
+            weights={n: self._target_weight(n) for n in range(1, len(self.slots) + 1)},
+            texts={n: s.text for n, s in enumerate(self.slots, start=1)},
+            glide=old.glide if old else 0.0,
+        )
+        if index is None:
+            self.scenes.append(scene)
+        else:
+            self.scenes[index] = scene
+        self.stored_scenes.add(name)
+        self.scene = name
+        return None
+
+    def _target_weight(self, number: int) -> float:
+        """Where slot ``number`` is heading (a glide's end), else where it is."""
+        glide = self.glides.get(f"slot.{number}.weight")
+        return glide.end if glide else self.slots[number - 1].weight
+
+    _SIMPLE: ClassVar[dict[str, Callable[[Performance, Change, float], str | None]]] = {
+        "playback": _apply_playback,
+        "scene.recall": _apply_recall,
+        "scene.store": _apply_store,
+        "crossfader": _apply_crossfader,
+        "bank": _apply_bank,
+        "tap_tempo": _apply_tap,
+        "master_volume": _apply_master_volume,
+        "record": _apply_record,
+    }
+
+    # --- snapshot / restore ----------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able picture of the whole state (status API and persistence)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "slots": [
+                {
+                    "slot": n,
+                    "text": s.text,
+                    "weight": round(s.weight, 6),
+                    "effective": round(self.effective_weight(n), WEIGHT_DIGITS),
+                    "lo": s.lo,
+                    "hi": s.hi,
+                    "filtered": s.text.strip() in self.filtered,
+                }
+                for n, s in enumerate(self.slots, start=1)
+            ],
+            "config": {name: getattr(self.config, name) for name in CONFIG_SPECS},
+            "playback": self.state,
+            "scene": self.scene,
+            "scenes": [s.name for s in self.scenes],
+            "stored_scenes": [_scene_dict(s) for s in self.scenes if s.name in self.stored_scenes],
+            "crossfader": round(self.crossfader, 6),
+            "master_volume": self.master_volume,
+            "recording": self.recording,
+            "bank": self.bank,
+            "gliding": sorted(self.glides),
+            "filtered": sorted(self.filtered),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> list[str]:
+        """Take back what a snapshot holds; returns the reasons for every part skipped.
+
+        Recording is not restored (a restart must not start writing files on its own);
+        glides are not restored (they land on their target).
+        """
+        problems: list[str] = []
+        if not isinstance(snapshot, dict):
+            return ["snapshot is not an object"]
+        for scene in _list(snapshot.get("stored_scenes")):
+            self._restore_scene(scene, problems)
+        for item in _list(snapshot.get("slots")):
+            self._restore_slot(item, problems)
+        config = snapshot.get("config")
+        for name, value in (config if isinstance(config, dict) else {}).items():
+            self._note(problems, self._apply_config(str(name), value), f"config.{name}")
+        state = snapshot.get("playback")
+        if state in STATES:
+            self.state = state
+        self._restore_simple(snapshot, problems)
+        return problems
+
+    def _restore_slot(self, item: Any, problems: list[str]) -> None:
+        if not isinstance(item, dict):
+            problems.append("slot entry is not an object")
+            return
+        number = item.get("slot")
+        if not isinstance(number, int) or not 1 <= number <= len(self.slots):
+            problems.append(f"slot {number!r} does not exist")
+            return
+        target = f"slot.{number}."
+        if "text" in item:
+            self._note(problems, self._dispatch(Change(target + "text", item["text"]), 0), target)
+        if "weight" in item:
+            weight = Change(target + "weight", item["weight"])
+            self._note(problems, self._dispatch(weight, 0), target)
+
+    def _restore_simple(self, snapshot: dict[str, Any], problems: list[str]) -> None:
+        for key in ("crossfader", "master_volume", "bank"):
+            if key in snapshot:
+                self._note(problems, self._dispatch(Change(key, snapshot[key]), 0.0), key)
+        scene = snapshot.get("scene")
+        if isinstance(scene, str) and self.find_scene(scene) is not None:
+            self.scene = scene
+        self.filtered |= {t for t in _list(snapshot.get("filtered")) if isinstance(t, str)}
+
+    def _restore_scene(self, item: Any, problems: list[str]) -> None:
+        try:
+            scene = SceneSpec(
+                name=str(item["name"]),
+                weights={int(k): float(v) for k, v in item.get("weights", {}).items()},
+                texts={int(k): str(v) for k, v in item.get("texts", {}).items()},
+                glide=float(item.get("glide", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            problems.append("a stored scene is malformed")
+            return
+        index = self.find_scene(scene.name)
+        if index is None:
+            self.scenes.append(scene)
+        else:
+            self.scenes[index] = scene
+        self.stored_scenes.add(scene.name)
+
+    @staticmethod
+    def _note(problems: list[str], reason: str | None, where: str) -> None:
+        if reason is not None:
+            problems.append(f"{where}: {reason}")
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _scene_dict(scene: SceneSpec) -> dict[str, Any]:
+    return {
+        "name": scene.name,
+        "weights": {str(k): v for k, v in scene.weights.items()},
+        "texts": {str(k): v for k, v in scene.texts.items()},
+        "glide": scene.glide,
+    }
