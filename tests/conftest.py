@@ -1,0 +1,246 @@
+"""Shared fixtures: a real JACK server (dummy backend), a JACK recorder, a virtual controller.
+
+These machines have no sound hardware; JACK's dummy backend gives real MIDI ports and a
+real audio device in user space (see docs: test-rig.md). Each fixture starts real parts
+and stops them by pid/handle at teardown.
+
+* ``jack_server``: a private, named ``jackd`` (48 kHz, 256-frame periods) for one test
+  module; ``JACK_DEFAULT_SERVER`` / ``JACK_NO_START_SERVER=1`` are set for this process and
+  its children, PortAudio's device list is refreshed. Skips if jackd is not installed.
+* ``jack_server_factory``: start further servers, e.g. one at 44.1 kHz.
+* ``jack_recorder``: a JACK client with two input ports; ``connect(pattern)`` wires it to
+  a player's output ports and ``samples()`` returns what it heard as float32 ``[n, 2]``.
+* ``virtual_controller``: a mido virtual output *and* input named like a hardware
+  controller on the JACK MIDI API (``send(msg)`` / ``received``), ``close()`` to unplug.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+
+@dataclass
+class JackServer:
+    """A running jackd: its name, rate and process."""
+
+    name: str
+    rate: int
+    proc: subprocess.Popen[bytes]
+    log: str
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def _refresh_portaudio() -> None:
+    """PortAudio reads the device list once: re-read it so the JACK host API appears."""
+    try:
+        import sounddevice as sd
+    except OSError:  # pragma: no cover - libportaudio missing
+        return
+    _terminate_portaudio()
+    sd._initialize()
+
+
+def _terminate_portaudio() -> None:
+    """Leave PortAudio's JACK host API before its server goes away (else abort at exit)."""
+    try:
+        import sounddevice as sd
+    except OSError:  # pragma: no cover
+        return
+    # PortAudio counts initialisations: terminate every one we (or a test) made.
+    while sd._initialized > 0:
+        sd._terminate()
+
+
+def _wait_accepting(name: str, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Wait until the server takes clients (a JACK-Client connection succeeds)."""
+    import jack
+
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jackd {name} exited with code {proc.returncode}")
+        try:
+            client = jack.Client("probe", servername=name, no_start_server=True)
+            client.close()
+            return
+        except jack.JackError as exc:
+            last = exc
+            time.sleep(0.05)
+    raise RuntimeError(f"jackd {name} did not accept clients within {timeout} s: {last}")
+
+
+def start_jackd(rate: int = 48_000, period: int = 256) -> JackServer:
+    """Start a private jackd on the dummy backend and wait until it accepts clients."""
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        pytest.skip("jackd is not installed (apt-get install jackd2): no MIDI/audio rig")
+    name = f"pbtest-{uuid.uuid4().hex[:8]}"
+    log = f"/tmp/{name}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "JACK_NO_START_SERVER": "1"},
+        )
+    server = JackServer(name=name, rate=rate, proc=proc, log=log)
+    try:
+        _wait_accepting(name, proc)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def jack_server() -> Iterator[JackServer]:
+    """A private JACK dummy server (48 kHz) used by every client of this test module."""
+    server = start_jackd()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JACK_DEFAULT_SERVER", server.name)
+        mp.setenv("JACK_NO_START_SERVER", "1")
+        _refresh_portaudio()
+        try:
+            yield server
+        finally:
+            _terminate_portaudio()
+            server.stop()
+
+
+@pytest.fixture
+def jack_server_factory() -> Iterator[Any]:
+    """Start extra servers (e.g. ``factory(rate=44100)``); the caller selects it with env."""
+    started: list[JackServer] = []
+
+    def factory(rate: int = 48_000, period: int = 256) -> JackServer:
+        server = start_jackd(rate, period)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@dataclass
+class JackRecorder:
+    """A JACK client with two input ports that keeps everything it hears."""
+
+    client: Any
+    ports: list[Any]
+    blocks: list[np.ndarray] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    recording: bool = True
+
+    def process(self, frames: int) -> None:
+        if not self.recording:
+            return
+        block = np.stack([p.get_array().copy() for p in self.ports], axis=1)
+        with self.lock:
+            self.blocks.append(block)
+
+    def connect(self, pattern: str = "PortAudio") -> list[str]:
+        """Connect our inputs to the first two audio output ports whose name has PATTERN."""
+        sources = self.client.get_ports(pattern, is_audio=True, is_output=True)
+        if len(sources) < 2:
+            raise AssertionError(f"no two output ports match {pattern!r}: {sources}")
+        for src, dst in zip(sources[:2], self.ports, strict=True):
+            self.client.connect(src, dst)
+        return [p.name for p in sources[:2]]
+
+    def samples(self) -> np.ndarray:
+        with self.lock:
+            if not self.blocks:
+                return np.zeros((0, 2), dtype=np.float32)
+            return np.concatenate(self.blocks).astype(np.float32)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.blocks.clear()
+
+
+@pytest.fixture
+def jack_recorder(jack_server: JackServer) -> Iterator[JackRecorder]:
+    """Records, into numpy, whatever reaches its two JACK input ports."""
+    import jack
+
+    client = jack.Client("pbrecorder", servername=jack_server.name, no_start_server=True)
+    ports = [client.inports.register(f"in_{i}") for i in (1, 2)]
+    rec = JackRecorder(client=client, ports=ports)
+    client.set_process_callback(rec.process)
+    client.activate()
+    try:
+        yield rec
+    finally:
+        client.deactivate()
+        client.close()
+
+
+class VirtualController:
+    """A fake hardware controller on the JACK MIDI API: sends CCs, receives feedback."""
+
+    def __init__(self, name: str) -> None:
+        import mido
+
+        self.name = name
+        self._backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+        self.received: list[Any] = []
+        self._lock = threading.Lock()
+        self.out: Any = None
+        self.inp: Any = None
+        self.plug()
+
+    def plug(self) -> None:
+        """Create the ports (as plugging the device in would)."""
+        self.out = self._backend.open_output(self.name, virtual=True)
+        self.inp = self._backend.open_input(self.name, virtual=True, callback=self._on_message)
+
+    def _on_message(self, msg: Any) -> None:
+        with self._lock:
+            self.received.append(msg)
+
+    def messages(self) -> list[Any]:
+        with self._lock:
+            return list(self.received)
+
+    def send(self, msg: Any) -> None:
+        self.out.send(msg)
+
+    def unplug(self) -> None:
+        """Close the ports (as pulling the USB cable would)."""
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+        if self.inp is not None:
+            self.inp.close()
+            self.inp = None
+
+
+@pytest.fixture
+def virtual_controller(jack_server: JackServer) -> Iterator[VirtualController]:
+    """A controller named "FakeController" (unique suffix) on the JACK MIDI API."""
+    ctl = VirtualController(f"FakeController{uuid.uuid4().hex[:4]}")
+    try:
+        yield ctl
+    finally:
+        ctl.unplug()
