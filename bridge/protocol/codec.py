@@ -29,6 +29,7 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,7 +369,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-_CLIENT_DECODERS = {
+_CLIENT_DECODERS: dict[str, Callable[[Any], ClientEvent]] = {
     "setup": _decode_setup,
     "clientContent": _decode_client_content,
     "musicGenerationConfig": _decode_config,
