@@ -1,0 +1,266 @@
+"""The Player on a real JACK dummy device, recorded by a real JACK client; and headless."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge.audio.player import OutputDevice, Player, list_outputs, select_output
+from bridge.core.types import AudioChunk
+from bridge.errors import DeviceError
+
+RATE = 48_000
+
+
+def sine(freq: float, seconds: float, amp: float = 0.5, rate: int = RATE) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    mono = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([mono, mono], axis=1)
+
+
+def dominant_freq(x: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def wait_until(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def feed_seconds(player: Player, data: np.ndarray, block: float = 0.1) -> None:
+    """Feed in engine-like chunks, honouring backpressure."""
+    step = round(block * RATE)
+    for i in range(0, len(data), step):
+        while not player.wants_more():
+            time.sleep(0.005)
+        player.feed(AudioChunk(data[i : i + step]))
+
+
+DEVICES = [
+    OutputDevice(0, "system", "JACK Audio Connection Kit", 2, 48000.0),
+    OutputDevice(3, "Scarlett 4i4 USB: Audio (hw:1,0)", "ALSA", 4, 48000.0),
+    OutputDevice(4, "Scarlett", "ALSA", 4, 48000.0),
+    OutputDevice(7, "pulse", "ALSA", 32, 44100.0),
+]
+
+
+def test_select_output_by_index_exact_name_and_substring() -> None:
+    """An index, an exact name (preferred over substrings) and a substring all select."""
+    assert select_output("7", DEVICES).name == "pulse"
+    assert select_output("Scarlett", DEVICES).index == 4
+    assert select_output("4i4", DEVICES).index == 3
+    assert select_output("PULSE", DEVICES).index == 7
+
+
+def test_select_output_no_match_lists_devices() -> None:
+    """No match is one clear error naming what was asked and listing every output."""
+    with pytest.raises(DeviceError) as err:
+        select_output("nosuchcard", DEVICES)
+    text = str(err.value)
+    assert "'nosuchcard'" in text and "\n" not in text
+    for d in DEVICES:
+        assert d.name in text
+
+
+def test_bad_latency_and_channels_are_clear_errors() -> None:
+    """Unknown presets and impossible channel maps are rejected with the allowed values."""
+    with pytest.raises(DeviceError, match="low, balanced, safe"):
+        Player(output="none", latency="fast")
+    with pytest.raises(DeviceError, match="1-based"):
+        Player(output="none", channels=(0, 1))
+
+
+@pytest.mark.jack
+def test_jack_device_listed(jack_server) -> None:  # type: ignore[no-untyped-def]
+    """The JACK dummy server appears as an output with its host API and rate."""
+    outs = list_outputs()
+    jack = [d for d in outs if "JACK" in d.hostapi]
+    assert jack and jack[0].channels >= 2 and jack[0].default_rate == 48000
+
+
+@pytest.mark.jack
+def test_sine_reaches_the_device_at_frequency_and_level(jack_server, jack_recorder) -> None:  # type: ignore[no-untyped-def]
+    """A 440 Hz sine at 0.5 fed through the Player comes out at 440 Hz, amplitude 0.5."""
+    player = Player(output="system", latency="low")
+    player.start()
+    try:
+        jack_recorder.connect("PortAudio")
+        jack_recorder.clear()
+        feed_seconds(player, sine(440, 1.5))
+        assert wait_until(lambda: player.fill_seconds < 0.05, 5)
+    finally:
+        player.close()
+    heard = jack_recorder.samples()
+    loud = heard[np.abs(heard[:, 0]) > 0.001]
+    assert len(loud) > RATE  # over a second of it
+    steady = loud[RATE // 4 : RATE // 4 + RATE // 2]
+    assert abs(dominant_freq(steady[:, 0], RATE) - 440) < 3
+    assert abs(np.max(np.abs(steady)) - 0.5) < 0.01
+
+
+@pytest.mark.jack
+def test_underrun_is_a_fade_not_a_click(jack_server, jack_recorder) -> None:  # type: ignore[no-untyped-def]
+    """When the feed stops, the sound fades to silence over >= 10 ms; no sample jumps."""
+    player = Player(output="system", latency="low")
+    player.start()
+    try:
+        jack_recorder.connect("PortAudio")
+        jack_recorder.clear()
+        # a constant (DC) signal: any cut would be a jump of 0.5 in one sample
+        player.feed(AudioChunk(np.full((RATE, 2), 0.5, dtype=np.float32)))
+        assert wait_until(lambda: player.stats().underruns == 1, 5)
+        time.sleep(0.1)
+        # delivery resumes: it fades back in, also without a jump
+        player.feed(AudioChunk(np.full((RATE // 2, 2), 0.5, dtype=np.float32)))
+        assert wait_until(lambda: player.fill_seconds < 0.03, 5)
+        time.sleep(0.1)
+    finally:
+        player.close()
+    x = jack_recorder.samples()[:, 0]
+    assert np.max(x) == pytest.approx(0.5, abs=1e-4)
+    jumps = np.abs(np.diff(x))
+    assert np.max(jumps) < 0.5 / 400  # ramps of >= 400 samples (> 8 ms); a cut is 0.5
+    # the fade out takes at least 10 ms: count samples strictly between silence and full
+    between = np.sum((x > 0.01) & (x < 0.49))
+    assert between >= 2 * 0.010 * RATE * 0.96  # fade out + fade in, each >= ~10 ms
+    assert player.stats().underruns == 2  # the one we caused, and the end
+
+
+@pytest.mark.jack
+def test_backpressure_holds_the_high_mark(jack_server) -> None:  # type: ignore[no-untyped-def]
+    """Above the high mark wants_more() is False; nothing fed is dropped."""
+    player = Player(output="system", latency="low")
+    player.start()
+    try:
+        fed = 0.0
+        while player.wants_more():
+            player.feed(AudioChunk(sine(220, 0.05)))
+            fed += 0.05
+        high = player.stats().high_mark_seconds
+        assert high == pytest.approx(0.4)
+        assert player.fill_seconds >= high - 0.01
+        assert fed < high + 0.2  # the caller stopped right at the mark
+        assert wait_until(player.wants_more, 2)  # the device drains it, and asks again
+    finally:
+        player.close()
+
+
+@pytest.mark.jack
+def test_channel_map_routes_to_chosen_outputs(jack_server, jack_recorder) -> None:  # type: ignore[no-untyped-def]
+    """channels=(2, 1) swaps left and right on the device."""
+    player = Player(output="system", latency="low", channels=(2, 1))
+    player.start()
+    try:
+        jack_recorder.connect("PortAudio")
+        jack_recorder.clear()
+        data = sine(440, 1.0)
+        data[:, 1] *= 0.2  # right is quieter
+        feed_seconds(player, data)
+        assert wait_until(lambda: player.fill_seconds < 0.05, 5)
+    finally:
+        player.close()
+    heard = jack_recorder.samples()
+    assert np.max(np.abs(heard[:, 0])) == pytest.approx(0.1, abs=0.005)
+    assert np.max(np.abs(heard[:, 1])) == pytest.approx(0.5, abs=0.005)
+
+
+def test_headless_output_consumes_in_real_time_and_records(tmp_path: Path) -> None:
+    """--output none plays at real time into nowhere; the recording is what was played."""
+    player = Player(output="none", latency="low", gain=0.5)
+    player.start()
+    wav = tmp_path / "set.wav"
+    player.start_recording(wav)
+    data = sine(440, 1.0, amp=0.8)
+    t0 = time.monotonic()
+    try:
+        feed_seconds(player, data)
+        assert wait_until(lambda: player.fill_seconds < 0.03, 5)
+        elapsed = time.monotonic() - t0
+    finally:
+        player.close()
+    assert 0.9 < elapsed < 1.6  # a second of audio took about a second
+    with wave.open(str(wav)) as w:
+        assert w.getframerate() == RATE and w.getnchannels() == 2
+        rec = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2) / 32767
+    assert np.max(np.abs(rec)) == pytest.approx(0.4, abs=0.002)  # 0.8 x gain 0.5
+    start = int(np.argmax(np.abs(rec[:, 0]) > 0.3)) + 2000
+    assert abs(dominant_freq(rec[start : start + 24000, 0], RATE) - 440) < 3
+
+
+def test_full_disk_stops_recording_not_playback(tmp_path: Path) -> None:
+    """A recording that hits a real write error (/dev/full: ENOSPC) fails clearly, at once."""
+    from bridge.audio.recorder import RecorderError
+
+    player = Player(output="none", latency="low")
+    player.start()
+    try:
+        with pytest.raises(RecorderError, match="No space left on device"):
+            player.start_recording("/dev/full")
+        feed_seconds(player, sine(440, 0.3))
+        assert wait_until(lambda: player.fill_seconds < 0.03, 5)
+        assert player.stats().played_seconds > 0.25
+    finally:
+        player.close()
+
+
+def test_async_close_fades_out() -> None:
+    """aclose() fades out before the device closes: the last samples played are silent."""
+
+    async def main() -> tuple[float, float]:
+        player = Player(output="none", latency="low")
+        player.start()
+        player.feed(AudioChunk(np.full((RATE * 2, 2), 0.5, dtype=np.float32)))
+        await asyncio.sleep(0.6)
+        before = player._env
+        await player.aclose()
+        return before, player._env
+
+    before, after = asyncio.run(main())
+    assert before == pytest.approx(1.0) and after == 0.0
+
+
+@pytest.mark.jack
+def test_resamples_to_a_44k1_device(jack_server_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a 44.1 kHz device 48 kHz chunks are resampled: 1000 Hz stays 1000 Hz."""
+    import jack
+    import sounddevice as sd
+
+    server = jack_server_factory(rate=44_100)
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    while sd._initialized:
+        sd._terminate()
+    sd._initialize()
+    client = jack.Client("rec44", servername=server.name, no_start_server=True)
+    blocks: list[np.ndarray] = []
+    port = client.inports.register("in")
+    client.set_process_callback(lambda n: blocks.append(port.get_array().copy()))
+    client.activate()
+    player = Player(output="system", latency="low")
+    try:
+        player.start()
+        assert player.rate == 44_100
+        client.connect(client.get_ports("PortAudio", is_output=True)[0], port)
+        feed_seconds(player, sine(1000, 1.0))
+        assert wait_until(lambda: player.fill_seconds < 0.03, 5)
+    finally:
+        player.close()
+        client.deactivate()
+        client.close()
+        while sd._initialized:
+            sd._terminate()
+    heard = np.concatenate(blocks)
+    loud = heard[np.abs(heard) > 0.3]
+    assert len(loud) > 10_000
+    start = int(np.argmax(np.abs(heard) > 0.3)) + 2000
+    assert abs(dominant_freq(heard[start : start + 22050], 44_100) - 1000) < 5
