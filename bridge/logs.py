@@ -90,3 +90,13 @@ class _JournaldFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         prio = self._PRIORITY.get(record.levelname, 6)
         return f"<{prio}>{record.name}: {record.getMessage()}"
+
+
+class RedactingAdapter(logging.LoggerAdapter):
+    """A logger for third-party code (websockets logs request headers at DEBUG level):
+    every message is formatted and redacted before any handler sees it."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, redact(text), **kwargs)

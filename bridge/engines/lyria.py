@@ -52,10 +52,12 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 from bridge.errors import BridgeError, SessionClosed, SessionRejected
-from bridge.logs import redact, register_secret
+from bridge.logs import RedactingAdapter, redact, register_secret
 from bridge.protocol import backoff, codec, rotation
 
 log = logging.getLogger("bridge.engines.lyria")
+# websockets logs request headers (the key) at DEBUG: give it a logger that redacts.
+_WS_LOG = RedactingAdapter(logging.getLogger("websockets.client"), {})
 
 DEFAULT_URL = (
     "wss://generativelanguage.googleapis.com/ws/"
@@ -297,6 +299,7 @@ class LyriaEngine:
                 max_size=MAX_FRAME,
                 open_timeout=self.setup_timeout,
                 user_agent_header="promptbridge",
+                logger=_WS_LOG,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
