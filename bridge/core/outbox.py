@@ -19,13 +19,14 @@ bpm/scale of the current context) and sends only differences, by these rules:
 4. **Never an empty prompt set.** Zero weights are dropped (by the Performance). When
    every fader is down, no SetPrompts is sent: the last non-empty set stays on the wire
    and, if playing, the outbox sends PAUSE (silence, as the performer asked; PromptDJ
-   does the same). When a fader comes back up, the new set goes out followed by PLAY.
+   does the same). When a fader comes back up, the new set goes out (in its rate-limit
+   slot) immediately followed by PLAY.
    The Performance still says "playing" throughout: this pause is the outbox's own.
 5. **bpm/scale need RESET_CONTEXT.** When the config's bpm or scale differs from the
    context's, the outbox sends the config (if not sent yet) and THEN RESET_CONTEXT (the
    other order is ignored by the model). Resets are hard transitions, so at most one per
-   ``reset_interval`` (default 0.5 s) with the same leading edge / final-value rule. A
-   STOP also resets the context.
+   ``reset_interval`` (default 0.5 s) with the same leading edge / final-value rule; a
+   reset also waits for its config's rate-limit slot. A STOP also resets the context.
 6. **Playback controls are never coalesced.** Every action in ``perf.controls`` is sent,
    in order; before each, pending prompts and config are flushed (bypassing the rate
    limit) so a PLAY finds its prompts. A PLAY with no prompt to play is held back until a
@@ -156,7 +157,7 @@ class Outbox:
         if self._config_dirty():
             times.append(self._config_at + self.interval)
         if self._reset_pending():
-            times.append(self._reset_at + self.reset_interval)
+            times.append(self._reset_time())
         return min(times) if times else None
 
     @property
@@ -182,8 +183,13 @@ class Outbox:
             return False
         return _context_of(self._config) != self._context
 
+    def _reset_time(self) -> float:
+        """When the pending reset may go: its own limit, and after the config it needs."""
+        config_slot = self._config_at + self.interval if self._config_dirty() else NEVER
+        return max(self._reset_at + self.reset_interval, config_slot)
+
     def _reset_due(self, now: float) -> bool:
-        return self._reset_pending() and now >= self._reset_at + self.reset_interval
+        return self._reset_pending() and now >= self._reset_time()
 
     def _send_prompts(self, now: float, out: list[Update]) -> None:
         out.append(SetPrompts(self._prompts))
@@ -229,8 +235,8 @@ class Outbox:
     def _reconcile(self, now: float, out: list[Update]) -> None:
         """Bring the model's playback state to what the performance wants."""
         if self._want == "playing" and self._prompts and self._server != "playing":
-            self._flush(now, out)
-            self._control(Playback.PLAY, now, out)
+            if self._prompts == self._sent_prompts:  # else wait for the prompts' slot
+                self._control(Playback.PLAY, now, out)
         elif self._want == "playing" and not self._prompts and self._server == "playing":
             self._control(Playback.PAUSE, now, out)
             self.stats.silence_pauses += 1
