@@ -83,3 +83,8 @@ def _set_aside(target: Path, why: str) -> None:
         log.warning("state file %s is corrupt: %s; starting fresh", target, why)
         return
     log.warning("state file %s is corrupt: %s; moved to %s, starting fresh", target, why, aside)
+
+
+# The names the daemon uses (same functions).
+save_state = save_snapshot
+load_state = load_snapshot
