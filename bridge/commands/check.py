@@ -1,0 +1,62 @@
+"""``promptbridge check FILE...``: validate profiles, performances and rig files. Reads files.
+
+Prints one line per problem, ``FILE:LINE: key.path: message (got X; allowed Y)``, and
+exits 0 when every file is valid, 1 otherwise (no traceback). A file whose keys are
+all rig settings (``engine``, ``output``, ...) is checked as a rig file; anything else as
+a mapping (profile or performance, with the files it ``use``s). A bare name checks a
+shipped profile (``promptbridge check nanokontrol2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+from bridge.errors import ConfigError, Problem
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="TOML files (or profile names)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+
+
+def _is_rig(path: Path) -> bool:
+    from bridge.config.schema import TOP_KEYS
+    from bridge.rig import FIELDS
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    keys = set(data)
+    return bool(keys) and keys <= set(FIELDS) and not keys & set(TOP_KEYS)
+
+
+def check_one(name: str) -> list[Problem]:
+    from bridge.config import check_files
+
+    path = Path(name)
+    if path.is_file() and _is_rig(path):
+        from bridge.rig import load_rig
+
+        try:
+            load_rig(path)
+        except ConfigError as exc:
+            return exc.problems
+        return []
+    return check_files([name])
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        problems = check_one(name)
+        for problem in problems:
+            print(problem)
+        if problems:
+            failed += 1
+        elif not args.quiet:
+            print(f"{name}: ok", file=sys.stderr)
+    return 1 if failed else 0

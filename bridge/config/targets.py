@@ -1,0 +1,87 @@
+"""What each target accepts: kind, range and list of values. Pure.
+
+``target_info(target, slots, scenes, banks)`` returns a ``TargetInfo`` or an error
+message with a did-you-mean. Target names are those of ``bridge.core.types``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bridge.config.reader import suggest
+from bridge.core.mapping import TargetKind
+from bridge.core.types import (
+    CONFIG_SPECS,
+    PLAYBACK_ACTIONS,
+    RECORD_ACTIONS,
+    TARGETS_HELP,
+    ChangeValue,
+    SceneSpec,
+    SlotSpec,
+)
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """``values``: the list step/cycle move through (and zones of an absolute control)."""
+
+    kind: TargetKind
+    lo: float = 0.0
+    hi: float = 1.0
+    values: tuple[ChangeValue, ...] = ()
+    auto: bool = False
+
+
+_SLOT = re.compile(r"^slot\.(\d+)\.(weight|text)$")
+
+
+def target_info(
+    target: str, slots: dict[int, SlotSpec], scenes: list[SceneSpec], banks: int
+) -> TargetInfo | str:
+    """The target's TargetInfo, or a one-line error message."""
+    slot = _SLOT.match(target)
+    if slot:
+        n = int(slot.group(1))
+        spec = slots.get(n)
+        if spec is None:
+            have = f"1..{max(slots)}" if slots else "none defined"
+            return f"no prompt slot {n} (slots: {have})"
+        if slot.group(2) == "weight":
+            return TargetInfo("float", spec.lo, spec.hi)
+        return TargetInfo("enum", values=spec.texts or (spec.text,))
+    if target.startswith("config."):
+        name = target[len("config.") :]
+        cs = CONFIG_SPECS.get(name)
+        if cs is None:
+            return _unknown(target)
+        if cs.kind == "bool":
+            return TargetInfo("bool", 0, 1, (False, True))
+        if cs.kind == "enum":
+            values = ((None,) if cs.auto else ()) + cs.choices
+            return TargetInfo("enum", values=values, auto=cs.auto)
+        return TargetInfo(cs.kind, cs.lo, cs.hi, auto=cs.auto)
+    if target == "playback":
+        return TargetInfo("action", values=PLAYBACK_ACTIONS)
+    if target == "record":
+        return TargetInfo("action", values=RECORD_ACTIONS)
+    if target in ("scene.recall", "scene.store"):
+        names = tuple(s.name for s in scenes)
+        return TargetInfo(
+            "action", 1, max(1, len(scenes)), tuple(range(1, len(scenes) + 1)) + names
+        )
+    if target in ("crossfader", "master_volume"):
+        return TargetInfo("float", 0.0, 1.0)
+    if target == "bank":
+        return TargetInfo("int", 1, banks, tuple(range(1, banks + 1)))
+    if target == "tap_tempo":
+        return TargetInfo("action", values=(True,))
+    return _unknown(target)
+
+
+def _unknown(target: str) -> str:
+    return f"unknown target{suggest(target, _NAMES)}"
+
+
+_NAMES = (*(t for t in TARGETS_HELP if "N" not in t), "slot.1.weight", "slot.1.text")
+ALLOWED = ", ".join(TARGETS_HELP)
