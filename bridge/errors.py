@@ -36,7 +36,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+        text = f"{self.key}: {self.message}" if self.key else self.message
+        return f"{where}: {text}" if where else text  # ConfigError("...") has no file
 
 
 class ConfigError(BridgeError):
