@@ -197,7 +197,12 @@ def jack_recorder(jack_server: JackServer) -> Iterator[JackRecorder]:
 
 
 class VirtualController:
-    """A fake hardware controller on the JACK MIDI API: sends CCs, receives feedback."""
+    """A fake hardware controller on the JACK MIDI API: sends CCs, receives feedback.
+
+    Its input is read from rtmidi's queue by a thread, not through a Python callback:
+    a callback runs in JACK's process thread and waits for the GIL, which makes the
+    server's cycle overrun and loses or duplicates messages.
+    """
 
     def __init__(self, name: str) -> None:
         import mido
@@ -208,20 +213,39 @@ class VirtualController:
         self._lock = threading.Lock()
         self.out: Any = None
         self.inp: Any = None
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
         self.plug()
 
     def plug(self) -> None:
         """Create the ports (as plugging the device in would)."""
-        self.out = self._backend.open_output(self.name, virtual=True)
-        self.inp = self._backend.open_input(self.name, virtual=True, callback=self._on_message)
+        import rtmidi
 
-    def _on_message(self, msg: Any) -> None:
-        with self._lock:
-            self.received.append(msg)
+        self.out = self._backend.open_output(self.name, virtual=True)
+        self.inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{self.name}-in")
+        self.inp.open_virtual_port(self.name)
+        self._stop.clear()
+        self._reader = threading.Thread(target=self._read, args=(self.inp,), daemon=True)
+        self._reader.start()
+
+    def _read(self, inp: Any) -> None:
+        import mido
+
+        while not self._stop.is_set():
+            message = inp.get_message()
+            if message is None:
+                time.sleep(0.002)
+                continue
+            with self._lock:
+                self.received.append(mido.Message.from_bytes(message[0]))
 
     def messages(self) -> list[Any]:
         with self._lock:
             return list(self.received)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
 
     def send(self, msg: Any) -> None:
         self.out.send(msg)
@@ -232,7 +256,10 @@ class VirtualController:
             self.out.close()
             self.out = None
         if self.inp is not None:
-            self.inp.close()
+            self._stop.set()
+            if self._reader is not None:
+                self._reader.join(timeout=2)
+            self.inp.delete()
             self.inp = None
 
 
