@@ -118,7 +118,7 @@ def test_underrun_is_a_fade_not_a_click(jack_server, jack_recorder) -> None:  # 
         jack_recorder.clear()
         # a constant (DC) signal: any cut would be a jump of 0.5 in one sample
         player.feed(AudioChunk(np.full((RATE, 2), 0.5, dtype=np.float32)))
-        assert wait_until(lambda: player.stats().underruns == 1, 5)
+        assert wait_until(lambda: player.stats()["underruns"] == 1, 5)
         time.sleep(0.1)
         # delivery resumes: it fades back in, also without a jump
         player.feed(AudioChunk(np.full((RATE // 2, 2), 0.5, dtype=np.float32)))
@@ -133,7 +133,7 @@ def test_underrun_is_a_fade_not_a_click(jack_server, jack_recorder) -> None:  # 
     # the fade out takes at least 10 ms: count samples strictly between silence and full
     between = np.sum((x > 0.01) & (x < 0.49))
     assert between >= 2 * 0.010 * RATE * 0.96  # fade out + fade in, each >= ~10 ms
-    assert player.stats().underruns == 2  # the one we caused, and the end
+    assert player.stats()["underruns"] == 2  # the one we caused, and the end
 
 
 @pytest.mark.jack
@@ -146,7 +146,7 @@ def test_backpressure_holds_the_high_mark(jack_server) -> None:  # type: ignore[
         while player.wants_more():
             player.feed(AudioChunk(sine(220, 0.05)))
             fed += 0.05
-        high = player.stats().high_mark_seconds
+        high = player.stats()["high_mark_seconds"]
         assert high == pytest.approx(0.4)
         assert player.fill_seconds >= high - 0.01
         assert fed < high + 0.2  # the caller stopped right at the mark
@@ -208,7 +208,7 @@ def test_full_disk_stops_recording_not_playback(tmp_path: Path) -> None:
             player.start_recording("/dev/full")
         feed_seconds(player, sine(440, 0.3))
         assert wait_until(lambda: player.fill_seconds < 0.03, 5)
-        assert player.stats().played_seconds > 0.25
+        assert player.stats()["played_seconds"] > 0.25
     finally:
         player.close()
 

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,8 @@ class Player:
         self._map = tuple(channels) or (1, 2)
         if len(self._map) not in (1, 2) or min(self._map) < 1:
             raise DeviceError(f"channels must be one or two 1-based outputs (got {channels})")
-        self._fade = fade
+        self._fade = max(0.01, fade)
+        self._fade_now = self._fade
         self._gain = float(gain)
         self._device: OutputDevice | None = None
         self.rate = SAMPLE_RATE
@@ -409,13 +410,19 @@ class Player:
         """Master gain 0..2, reached through a ramp (no zipper noise, no click)."""
         self._gain = min(2.0, max(0.0, float(value)))
 
-    def fade_out(self) -> None:
-        """Ramp to silence, then hold the buffer (pause, stop, reconnect, shutdown)."""
+    def fade_out(self, seconds: float | None = None) -> None:
+        """Ramp to silence (>= 10 ms), then hold the buffer (pause, stop, reconnect, exit)."""
+        self._set_fade(seconds)
         self._paused = True
 
-    def fade_in(self) -> None:
-        """Resume playing the buffer, ramping up from silence."""
+    def fade_in(self, seconds: float | None = None) -> None:
+        """Resume playing the buffer, ramping up from silence (>= 10 ms)."""
+        self._set_fade(seconds)
         self._paused = False
+
+    def _set_fade(self, seconds: float | None) -> None:
+        self._fade_now = max(0.01, self._fade if seconds is None else seconds)
+        self._step = jitter.fade_step(self._fade_now, self.rate)
 
     def flush(self) -> None:
         """Drop everything buffered (after ``fade_out``: a STOP or a context reset)."""
@@ -425,7 +432,11 @@ class Player:
     def fade_seconds(self) -> float:
         return self._fade
 
-    def stats(self) -> PlayerStats:
+    def stats(self) -> dict[str, Any]:
+        """A JSON-able snapshot (the fields of ``PlayerStats``)."""
+        return asdict(self.snapshot())
+
+    def snapshot(self) -> PlayerStats:
         return PlayerStats(
             device=self.device_name,
             rate=self.rate,
@@ -491,14 +502,16 @@ class Player:
     # --- shutdown --------------------------------------------------------------------
     async def aclose(self) -> None:
         """Fade out, then close the device and the recording."""
-        self.fade_out()
-        await asyncio.sleep(self._fade + 0.05)
+        if not self._paused:
+            self.fade_out()
+        await asyncio.sleep(self._fade_now + 0.05)
         self._close_now()
 
     def close(self) -> None:
         """Blocking variant of ``aclose`` (for commands without a loop)."""
-        self.fade_out()
-        time.sleep(self._fade + 0.05)
+        if not self._paused:
+            self.fade_out()
+        time.sleep(self._fade_now + 0.05)
         self._close_now()
 
     def _close_now(self) -> None:
