@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 RATE = 48_000
+# The test server's own websockets log would show the client's key header at DEBUG: keep it
+# out of the captured logs, which must prove the *client* never logs the key.
+_SERVER_LOG = logging.getLogger("tests.faultserver")
+_SERVER_LOG.setLevel(logging.WARNING)
 PATH = "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateMusic"
 
 GOOD_FRAME = {"serverContent": {"audioChunks": []}}
@@ -45,7 +50,8 @@ GARBAGE: tuple[str | bytes, ...] = (
 class Fault:
     """What one connection does wrong. ``after`` counts audio chunks sent."""
 
-    action: str = ""  # "" | "drop" | "close" | "stall" | "garbage" | "no_setup" | "reject"
+    # "" | "drop" | "close" | "stall" | "garbage" | "no_setup" | "reject" | "filter"
+    action: str = ""
     after: int = 0
     code: int = 1011
     reason: str = ""
@@ -98,7 +104,9 @@ class FaultServer:
         return f"ws://127.0.0.1:{self.port}{PATH}"
 
     async def __aenter__(self) -> FaultServer:
-        self.server = await serve(self._handle, "127.0.0.1", 0, compression=None)
+        self.server = await serve(
+            self._handle, "127.0.0.1", 0, compression=None, logger=_SERVER_LOG
+        )
         self.port = int(next(iter(self.server.sockets)).getsockname()[1])
         return self
 
@@ -122,7 +130,8 @@ class FaultServer:
     async def _session(self, ws: ServerConnection, conn: Connection, fault: Fault) -> None:
         conn.frames.append(json.loads(await ws.recv()))
         if fault.action == "no_setup":
-            await asyncio.sleep(3600)
+            await ws.wait_closed()  # never answer; end when the client gives up
+            return
         if fault.action == "reject":
             await ws.close(fault.code, fault.reason)
             return
@@ -164,15 +173,23 @@ class FaultServer:
             if first and self.first_audio_delay:
                 await asyncio.sleep(self.first_audio_delay)
             first = False
-            if fault.action and conn.chunks_sent == fault.after and await self._inject(ws, fault):
+            if (
+                fault.action
+                and conn.chunks_sent == fault.after
+                and await self._inject(ws, conn, fault)
+            ):
                 return
             samples, phase = self._sine(freq, phase)
             await ws.send(audio_frame(samples))
             conn.chunks_sent += 1
             await asyncio.sleep(self.chunk_frames / RATE / self.speed)
 
-    async def _inject(self, ws: ServerConnection, fault: Fault) -> bool:
+    async def _inject(self, ws: ServerConnection, conn: Connection, fault: Fault) -> bool:
         """Do the fault; True when the session is over."""
+        if fault.action == "filter":  # refuse the first prompt of the latest set
+            prompts = [f for f in conn.frames if "clientContent" in f][-1]
+            text = prompts["clientContent"]["weightedPrompts"][0]["text"]
+            await ws.send(json.dumps({"filteredPrompt": {"text": text, "filteredReason": "x"}}))
         if fault.action == "drop":
             ws.transport.abort()  # no close frame: the client sees a dropped TCP connection
             return True
@@ -180,7 +197,9 @@ class FaultServer:
             await ws.close(fault.code, fault.reason)
             return True
         if fault.action == "stall":
-            await asyncio.sleep(fault.stall)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ws.wait_closed(), fault.stall)
+            return ws.state.name != "OPEN"
         elif fault.action == "garbage":
             for frame in GARBAGE:
                 await ws.send(frame)

@@ -92,6 +92,7 @@ class _Session:
         self.close_reason = ""
         self.tasks: list[asyncio.Task[None]] = []
         self.planned_close = False
+        self.discarding = False  # being closed: its audio is dropped
 
     def send(self, kind: str, frame: str) -> None:
         """Queue a frame; a newer prompts/config frame replaces one still waiting at the end."""
@@ -146,6 +147,7 @@ class LyriaEngine:
         self._filtered: dict[str, str] = {}
         # sessions
         self._live: list[_Session] = []  # every open session that receives updates
+        self._opened: set[_Session] = set()  # every session not yet closed
         self._current: _Session | None = None
         self._next: _Session | None = None
         self._wake_mixer = asyncio.Event()
@@ -214,7 +216,7 @@ class LyriaEngine:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for session in list(self._live):
+        for session in list(self._opened):
             await self._discard(session)
         self._end_stream()
 
@@ -283,6 +285,7 @@ class LyriaEngine:
         # Replay and join the live set without an await in between: no update can be lost.
         self._replay(session)
         self._live.append(session)
+        self._opened.add(session)
         session.tasks = [
             asyncio.create_task(self._write(session), name=f"lyria-writer-{session.number}"),
             asyncio.create_task(self._read(session), name=f"lyria-reader-{session.number}"),
@@ -362,6 +365,8 @@ class LyriaEngine:
         if isinstance(event, codec.AudioChunks):
             for chunk in event.chunks:
                 self._stats["chunks_received"] += 1
+                if session.discarding:
+                    continue
                 await session.audio.put(chunk)
                 session.last_chunk_at = asyncio.get_running_loop().time()
                 session.first_audio.set()
@@ -521,11 +526,20 @@ class LyriaEngine:
         session.planned_close = not session.ended.is_set()
         if session in self._live:
             self._live.remove(session)
-        for task in session.tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(session.ws.close(1000), timeout=2.0)
-        session.ended.set()
+        # Keep the reader reading (dropping audio) so the peer's close frame gets through.
+        # (An ended session keeps its queued audio: the mixer still plays it out.)
+        session.discarding = True
+        while session.planned_close and not session.audio.empty():
+            session.audio.get_nowait()
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.ws.close(1000), timeout=2.0)
+        finally:
+            for task in session.tasks:
+                task.cancel()
+            session.ws.transport.abort()  # no-op after a clean close; frees a stuck socket
+            self._opened.discard(session)
+            session.ended.set()
 
     # --- mixer -------------------------------------------------------------------------------
     async def _mix(self) -> None:
