@@ -4,6 +4,7 @@ Public API (file I/O happens only in ``loader``):
 
 * ``load_mapping(paths) -> MappingSet``: load and merge files (following ``use``);
   raises ``ConfigError`` carrying every ``Problem``.
+* ``loads(text, file="<text>", base=None) -> MappingSet``: the same from TOML text.
 * ``default_mapping() -> MappingSet``: the shipped ``generic.toml``.
 * ``check_files(paths) -> list[Problem]``: check each file; empty when all are valid.
 * ``mappings_dir() -> Path`` and ``shipped() -> list[str]``: the shipped profiles.
@@ -18,6 +19,7 @@ from bridge.config.loader import (
     check_files,
     default_mapping,
     load_mapping,
+    loads,
     mappings_dir,
     resolve,
     shipped,
@@ -27,6 +29,7 @@ __all__ = [
     "check_files",
     "default_mapping",
     "load_mapping",
+    "loads",
     "mappings_dir",
     "resolve",
     "shipped",

@@ -204,15 +204,17 @@ def _performance(
 # --- one binding ---------------------------------------------------------------------
 def _binding(rb: RawBind, s: _Set) -> Binding | None:
     r, path, data = rb.reader, rb.path, rb.data
-    resolved = _resolve_source(rb, s)
-    if resolved is None or rb.target is None:
+    if rb.target is None:
         return None
-    ctrl, raw, control = resolved
     info = target_info(rb.target, s.slots, s.scenes, s.banks)
     if isinstance(info, str):
         allowed = ALLOWED if info.startswith("unknown") else None
         r.problem((*path, "target"), info, rb.target, allowed)
         return None
+    resolved = _resolve_source(rb, s) if rb.ok else None
+    if resolved is None:
+        return None
+    ctrl, raw, control = resolved
     channel = raw.channel
     if channel is UNSET:
         channel = ctrl.channel
@@ -254,7 +256,7 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
         transform=transform,
         encoding=encoding,
         step=float(data.get("step", 0.01)),
-        acceleration=float(data.get("acceleration", 1.0 if encoding else 0.0)),
+        acceleration=float(data.get("acceleration", 1.0 if _turns(encoding) else 0.0)),
         takeover=takeover,  # type: ignore[arg-type]
         value=value,
         off=off,
@@ -267,6 +269,11 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
         file=r.file,
         line=r.line(path),
     )
+
+
+def _turns(encoding: str | None) -> bool:
+    """Encoders accelerate by default; inc/dec buttons do not."""
+    return encoding is not None and encoding != "inc-dec"
 
 
 def _resolve_source(

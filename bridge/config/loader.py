@@ -42,11 +42,14 @@ def resolve(ref: str, base: Path | None = None) -> Path | str:
         local = (base or Path.cwd()) / ref
         if local.is_file():
             return local
-        return f"no shipped profile named {ref!r}{suggest(ref.lower(), shipped())}"
+        return f"unknown profile{suggest(ref.lower(), shipped())}"
     path = Path(ref).expanduser()
     if not path.is_absolute() and base is not None:
         path = base / path
     return path
+
+
+_PROFILES = "a shipped profile name or a .toml path"
 
 
 def _toml_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
@@ -71,6 +74,20 @@ class _Loader:
         self._done: set[Path] = set()
         self._stack: list[Path] = []
 
+    def load_text(self, text: str, shown: str, base: Path) -> None:
+        fd = self.parse(text, shown)
+        if fd is not None:
+            self._follow(fd, shown, base)
+            self.files.append(fd)
+
+    def _follow(self, fd: FileData, shown: str, base: Path) -> None:
+        for ref, key in fd.uses:
+            target = resolve(ref, base)
+            if isinstance(target, str):
+                fd.reader.problem(key, target, ref, _PROFILES)
+                continue
+            self.load(target, str(target), (shown, fd.reader.line(key)))
+
     def load(self, path: Path, shown: str, via: tuple[str, int | None] | None = None) -> None:
         real = path.resolve()
         if real in self._done:
@@ -90,12 +107,7 @@ class _Loader:
         self._stack.append(real)
         fd = self.parse(text, shown)
         if fd is not None:
-            for ref, key in fd.uses:
-                target = resolve(ref, real.parent)
-                if isinstance(target, str):
-                    fd.reader.problem(key, target, ref)
-                    continue
-                self.load(target, str(target), (shown, fd.reader.line(key)))
+            self._follow(fd, shown, real.parent)
             self.files.append(fd)
         self._stack.pop()
         self._done.add(real)
@@ -115,11 +127,28 @@ def _collect(paths: Sequence[Path | str]) -> tuple[MappingSet, list[Problem]]:
     for p in paths:
         target = resolve(str(p)) if isinstance(p, str) else p
         if isinstance(target, str):
-            loader.problems.append(Problem(str(p), None, "", target))
+            message = f"{target} (allowed {_PROFILES})"
+            loader.problems.append(Problem(str(p), None, "", message))
             continue
         loader.load(target, str(p))
+    return _finish(loader)
+
+
+def _finish(loader: _Loader) -> tuple[MappingSet, list[Problem]]:
     mapping, problems = build(loader.files, tuple(loader.paths))
+    order = {fd.file: i for i, fd in enumerate(loader.files)}
+    problems.sort(key=lambda p: (order.get(p.file, -1), p.line or 0))
     return mapping, loader.problems + problems
+
+
+def loads(text: str, file: str = "<text>", base: Path | None = None) -> MappingSet:
+    """Load a mapping from TOML text (its ``use`` paths are relative to ``base``)."""
+    loader = _Loader()
+    loader.load_text(text, file, base or Path.cwd())
+    mapping, problems = _finish(loader)
+    if problems:
+        raise ConfigError(problems)
+    return mapping
 
 
 def load_mapping(paths: Sequence[Path | str]) -> MappingSet:

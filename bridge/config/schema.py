@@ -120,6 +120,7 @@ class RawBind:
     controller: str | None
     target: str | None
     file_controller: str | None = None
+    ok: bool = True  # False when a key had a problem: check the target, build nothing
 
 
 @dataclass
@@ -446,6 +447,7 @@ def _slot_number(r: Reader, key: str, path: Path) -> int | None:
 
 
 def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) -> RawBind:
+    before = len(r.problems)
     r.keys(data, path, BIND_KEYS)
     control = r.str_(data, "control", path)
     src = read_source(r, data, path)
@@ -478,6 +480,7 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
         controller=r.str_(data, "controller", path),
         target=target,
         file_controller=file_ctrl,
+        ok=len(r.problems) == before,
     )
 
 

@@ -131,14 +131,16 @@ class Mapper:
         self, c: _Controller, inp: Input, now: float, current: Current, out: list[Change]
     ) -> None:
         table = c.table
-        for ch in (inp.channel, _ANY):
-            states = table.get((inp.kind, ch, inp.number))
-            if states is None:
-                continue
-            for st in states:
-                bank = st.b.bank
-                if bank is None or bank == self.bank:
-                    self._run(st, inp, now, current, out)
+        numbers = (inp.number, _ANY) if inp.kind == "program" else (inp.number,)
+        for number in numbers:
+            for ch in (inp.channel, _ANY):
+                states = table.get((inp.kind, ch, number))
+                if states is None:
+                    continue
+                for st in states:
+                    bank = st.b.bank
+                    if bank is None or bank == self.bank:
+                        self._run(st, inp, now, current, out)
 
     def _run(self, st: _State, inp: Input, now: float, current: Current, out: list[Change]) -> None:
         b = st.b

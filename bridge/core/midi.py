@@ -184,8 +184,10 @@ class Assembler:
             if ev.number in self._special:
                 return self._special_cc(ev.channel, ev.number, ev.value)
             return (Input("cc", ev.channel, ev.number, ev.value),)
-        if kind == "note_on" or kind == "note_off":
+        if kind == "note_on":
             return (Input("note", ev.channel, ev.number, ev.value),)
+        if kind == "note_off":  # its velocity is the release speed, not a press
+            return (Input("note", ev.channel, ev.number, 0),)
         if kind in ("pitchbend", "aftertouch", "poly_aftertouch", "program"):
             return (Input(kind, ev.channel, ev.number, ev.value),)
         return ()
