@@ -15,8 +15,8 @@ it and answers with a ``Detected`` source:
 
 ``Collector`` gathers one control's burst: the first event that is not clock/sense
 (and not from a control learned before) picks the channel; it is done once the control
-has been quiet for ``quiet`` seconds (time passed in as ``now``). ``detect_line(event)`` renders one event as a ``[controls]``
-line to paste (``learn --detect``).
+has been quiet for ``quiet`` seconds (time passed in as ``now``). ``detect_line(event)``
+renders one event as a ``[controls]`` line to paste (``learn --detect``).
 """
 
 from __future__ import annotations
