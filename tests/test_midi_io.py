@@ -164,7 +164,7 @@ def test_unplug_and_replug_reopens_and_resends_feedback(
 def test_absent_controller_is_waited_for(jack_server: Any) -> None:
     """A controller missing at start is not fatal: it is opened when it appears."""
     hub = MidiHub(api="jack", virtual=None)
-    hub.add_controller(controller("late", "LateController"))
+    hub.add_controller("late", "LateController")  # the name + pattern form
 
     async def body(h: Harness) -> None:
         assert hub.present() == {"late": False}

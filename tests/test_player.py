@@ -264,3 +264,20 @@ def test_resamples_to_a_44k1_device(jack_server_factory, monkeypatch) -> None:  
     assert len(loud) > 10_000
     start = int(np.argmax(np.abs(heard) > 0.3)) + 2000
     assert abs(dominant_freq(heard[start : start + 22050], 44_100) - 1000) < 5
+
+
+def test_recorder_made_before_start_is_used(tmp_path: Path) -> None:
+    """A WavRecorder handed to Player(recorder=...) records what is played from start."""
+    from bridge.audio.recorder import WavRecorder
+
+    wav = tmp_path / "early.wav"
+    player = Player(output="none", latency="low", recorder=WavRecorder(wav, fmt="float32"))
+    player.start()
+    try:
+        feed_seconds(player, sine(440, 0.5, amp=0.3))
+        assert wait_until(lambda: player.fill_seconds < 0.03, 5)
+    finally:
+        player.close()
+    raw = wav.read_bytes()
+    data = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<f4")
+    assert np.max(np.abs(data)) == pytest.approx(0.3, abs=1e-4)

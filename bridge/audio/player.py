@@ -152,9 +152,10 @@ class Player:
         self,
         output: str | int = "default",
         latency: str = "balanced",
-        channels: Sequence[int] = (),
+        channels: Sequence[int] | None = (),
         gain: float = 1.0,
         fade: float = jitter.FADE_SECONDS,
+        recorder: WavRecorder | None = None,
     ) -> None:
         try:
             self._preset = jitter.preset(latency)
@@ -163,7 +164,7 @@ class Player:
         if not 0.0 <= gain <= 2.0:
             raise DeviceError(f"gain must be in range 0..2 (got {gain})")
         self._output = output
-        self._map = tuple(channels) or (1, 2)
+        self._map = tuple(channels or ()) or (1, 2)
         if len(self._map) not in (1, 2) or min(self._map) < 1:
             raise DeviceError(f"channels must be one or two 1-based outputs (got {channels})")
         self._fade = max(0.01, fade)
@@ -194,6 +195,7 @@ class Player:
         self._pump: threading.Thread | None = None
         self._pump_stop = threading.Event()
         self.record_error: str | None = None
+        self._initial_recorder = recorder
 
     # --- set-up ----------------------------------------------------------------------
     @property
@@ -202,6 +204,19 @@ class Player:
 
     def start(self) -> None:
         """Open the output (or the headless clock) and start playing silence."""
+        self._open_output()
+        rec, self._initial_recorder = self._initial_recorder, None
+        if rec is not None:
+            self._adopt_recorder(rec)
+
+    def _adopt_recorder(self, rec: WavRecorder) -> None:
+        """Record into a recorder made before the device rate was known."""
+        if rec.rate != self.rate and rec.frames == 0:
+            rec.close()  # reopened (truncated) at the rate actually played
+            rec = WavRecorder(rec.path, rate=self.rate, channels=2, fmt=rec.fmt)
+        self._begin_recording(rec)
+
+    def _open_output(self) -> None:
         if str(self._output).lower() == "none":
             self.rate = SAMPLE_RATE
             self._allocate(2)
@@ -454,13 +469,16 @@ class Player:
     def start_recording(self, path: str | Path, fmt: SampleFormat = "int16") -> None:
         """Record everything played from now on (post-gain) to a WAV file."""
         self.stop_recording()
-        self._recorder = WavRecorder(path, rate=self.rate, channels=2, fmt=fmt)
+        self._begin_recording(WavRecorder(path, rate=self.rate, channels=2, fmt=fmt))
+
+    def _begin_recording(self, rec: WavRecorder) -> None:
+        self._recorder = rec
         self.record_error = None
         self._pump_stop.clear()
         self._pump = threading.Thread(target=self._pump_loop, name="wav-writer", daemon=True)
         self._pump.start()
         self._recording = True
-        log.info("recording to %s", path)
+        log.info("recording to %s", rec.path)
 
     def stop_recording(self) -> None:
         """Stop recording; what was played up to now is in the file."""

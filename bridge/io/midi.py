@@ -201,8 +201,17 @@ class MidiHub:
         self._reader = _Reader(self._deliver)
 
     # --- configuration -----------------------------------------------------------------
-    def add_controller(self, spec: ControllerSpec) -> None:
-        """Watch for this controller (before or after ``start``)."""
+    def add_controller(
+        self,
+        spec: ControllerSpec | str,
+        match: str | None = None,
+        index: int = 0,
+        output: str | None = None,
+    ) -> None:
+        """Watch for a controller (before or after ``start``): a ControllerSpec, or a
+        name and a ``--midi-in`` style pattern (``re:`` prefix = regex)."""
+        if isinstance(spec, str):
+            spec = controller(spec, match if match is not None else spec, index, output)
         if spec.name in self._controllers:
             raise DeviceError(f"controller {spec.name!r} is listed twice")
         self._controllers[spec.name] = _Controller(spec)
