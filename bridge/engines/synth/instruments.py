@@ -38,7 +38,7 @@ class Tone:
 
 # Reverb send per layer (the rest stays dry).
 SENDS = {"snare": 0.25, "perc": 0.3, "pad": 0.45, "lead": 0.55, "open_hat": 0.1}
-DRUM_GAIN = {"kick": 0.85, "snare": 0.42, "hat": 0.16, "open_hat": 0.12, "perc": 0.28}
+DRUM_GAIN = {"kick": 0.55, "snare": 0.4, "hat": 0.45, "open_hat": 0.3, "perc": 0.3}
 DRUM_PAN = {"kick": 0.0, "snare": 0.0, "hat": 0.3, "open_hat": -0.25, "perc": -0.35}
 
 
@@ -55,11 +55,11 @@ def drum(event: Event, tone: Tone) -> F32:
     bright_q = voices._q(b, 8)
     ac_q = voices._q(tone.acoustic, 8)
     if event.layer == "kick":
-        sample = voices.kick(event.pitch, ac_q, bright_q)
+        sample = voices.kick(event.pitch, ac_q, bright_q, tone.bass <= 0)
     elif event.layer == "snare":
         sample = voices.snare(event.pitch, ac_q, bright_q)
     elif event.layer in ("hat", "open_hat"):
-        sample = voices.hat(event.layer == "open_hat", bright_q) * np.float32(0.4 + 1.2 * b)
+        sample = voices.hat(event.layer == "open_hat", bright_q) * np.float32(0.3 + 1.4 * b)
     else:
         sample = voices.perc(event.pitch, ac_q)
     gain = DRUM_GAIN[event.layer] * event.velocity * tone.drums
@@ -89,7 +89,7 @@ def bass(event: Event, tone: Tone) -> F32:
     pluck = np.exp(-t / 0.06)
     sound = body + pluck * (edge - body)
     env = voices.envelope(frames, 0.004, 0.35, 0.75, gate)
-    gain = np.float32(0.5 * event.velocity * tone.bass)
+    gain = np.float32(0.32 * event.velocity * tone.bass)
     return _pan(sound * env * gain, 0.0)
 
 
@@ -102,7 +102,7 @@ def pad(event: Event, tone: Tone) -> F32:
     hz = voices.midi_hz(event.pitch)
     detune = 2.0 ** (7.0 / 1200.0)
     env = voices.envelope(frames, 0.05 + 0.25 * (1 - tone.pad_tone), 1.5, 0.8, gate)
-    gain = np.float32(0.085 * event.velocity * tone.pads)
+    gain = np.float32(0.13 * event.velocity * tone.pads)
     left = voices.oscillator(table, hz / detune, frames) * env * gain
     right = voices.oscillator(table, hz * detune, frames) * env * gain
     return np.stack([left, right], axis=1)
@@ -122,7 +122,7 @@ def lead(event: Event, tone: Tone) -> F32:
         env = voices.envelope(frames, 0.004, 0.22, 0.3, gate)
     sound = voices.oscillator(table, voices.midi_hz(event.pitch), frames) * env
     pan = 0.3 if event.pitch % 2 else -0.3
-    return _pan(sound * np.float32(0.15 * event.velocity * tone.lead), pan)
+    return _pan(sound * np.float32(0.22 * event.velocity * tone.lead), pan)
 
 
 def render(event: Event, tone: Tone) -> F32:
