@@ -234,8 +234,11 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
     if value is UNSET:
         return None
     auto = data.get("auto")
-    if auto and (not info.auto or mode != "absolute"):
-        r.problem((*path, "auto"), f"{rb.target} has no auto position in {mode} mode", auto)
+    if auto and not info.auto:
+        r.problem((*path, "auto"), f"{rb.target} has no auto position", auto)
+        return None
+    if auto and mode != "absolute":
+        r.problem((*path, "auto"), f"auto positions need absolute mode, not {mode}", auto)
         return None
     transform = _transform(r, path, data, info, raw, mode)
     if transform is None:
@@ -508,7 +511,7 @@ def _feedback(
     if spec is None or spec is False:
         return None
     if ctrl.output is None:
-        r.problem(where, f"feedback needs an output port: set output in {ctrl.name}'s [controller]")
+        r.problem(where, f"feedback needs an output port: set output in the [controller] of {ctrl.name}")
         return UNSET
     channel = source.channel if source.channel is not None else 0
     if spec is True:
