@@ -511,7 +511,8 @@ def _feedback(
     if spec is None or spec is False:
         return None
     if ctrl.output is None:
-        r.problem(where, f"feedback needs an output port: set output in the [controller] of {ctrl.name}")
+        message = f"feedback needs an output port: set output in the [controller] of {ctrl.name}"
+        r.problem(where, message)
         return UNSET
     channel = source.channel if source.channel is not None else 0
     if spec is True:
