@@ -1,0 +1,190 @@
+"""``promptbridge render``: render prompts and controls to a WAV file, with any engine.
+
+Drives the engine exactly like the daemon does (start, prompts, whole config, PLAY, then
+pull chunks) until the requested length is reached, and writes 16-bit PCM with the
+stdlib ``wave`` module. Does file I/O (the WAV) and, with ``--engine lyria``, network
+I/O through that engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bridge.core.types import (
+    CONFIG_SPECS,
+    MODES,
+    SCALES,
+    Control,
+    GenerationConfig,
+    Playback,
+    SetConfig,
+    SetPrompts,
+    WeightedPrompt,
+)
+from bridge.errors import BridgeError
+
+HELP = "render prompts and controls to a WAV file"
+
+
+def parse_prompt(text: str) -> WeightedPrompt:
+    """``"deep house:1.0"`` -> WeightedPrompt; no ``:weight`` means weight 1.0."""
+    body, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            weight = float(tail)
+        except ValueError:
+            body, weight = text, 1.0  # a colon inside the text, no weight
+    else:
+        body, weight = text, 1.0
+    body = body.strip()
+    if not body:
+        raise argparse.ArgumentTypeError(f"prompt text is empty in {text!r}")
+    if weight == 0 or not math.isfinite(weight):
+        raise argparse.ArgumentTypeError(f"prompt weight must be non-zero (got {tail!r})")
+    return WeightedPrompt(text=body, weight=weight)
+
+
+def _ranged(name: str) -> Any:
+    """An argparse type checking the CONFIG_SPECS range of ``name``."""
+    spec = CONFIG_SPECS[name]
+
+    def convert(text: str) -> float | int:
+        try:
+            value: float | int = int(text) if spec.kind == "int" else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not spec.lo <= value <= spec.hi:
+            lo, hi = (int(spec.lo), int(spec.hi)) if spec.kind == "int" else (spec.lo, spec.hi)
+            raise argparse.ArgumentTypeError(f"must be in range {lo}..{hi} (got {text})")
+        return value
+
+    return convert
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", help="WAV file to write")
+    parser.add_argument(
+        "--prompt",
+        action="append",
+        type=parse_prompt,
+        required=True,
+        metavar="TEXT[:WEIGHT]",
+        help="a weighted prompt (repeatable), e.g. 'deep house:1.0'",
+    )
+    parser.add_argument("--seconds", type=float, default=30.0, help="length (default 30)")
+    parser.add_argument("--engine", default="synth", help="synth (default) or lyria")
+    parser.add_argument("--url", help="server URL for a websocket engine")
+    parser.add_argument("--key-file", help="API key file (mode 600); default: GEMINI_API_KEY")
+    parser.add_argument("--chunk-seconds", type=float, default=2.0, help="synth chunk length")
+    parser.add_argument("--timeout", type=float, default=120.0, help="give up after (s)")
+    parser.add_argument("--bpm", type=_ranged("bpm"), help="60..200 (default: auto)")
+    parser.add_argument("--density", type=_ranged("density"), help="0..1 (default: auto)")
+    parser.add_argument("--brightness", type=_ranged("brightness"), help="0..1 (default: auto)")
+    parser.add_argument(
+        "--scale", choices=SCALES, metavar="SCALE", help="e.g. C_MAJOR_A_MINOR (default: auto)"
+    )
+    parser.add_argument("--temperature", type=_ranged("temperature"), default=1.1)
+    parser.add_argument("--top-k", type=_ranged("top_k"), default=40)
+    parser.add_argument("--guidance", type=_ranged("guidance"), default=4.0)
+    parser.add_argument("--seed", type=_ranged("seed"), help="default: the engine picks")
+    parser.add_argument("--mute-bass", action="store_true")
+    parser.add_argument("--mute-drums", action="store_true")
+    parser.add_argument("--only-bass-and-drums", action="store_true")
+    parser.add_argument("--mode", choices=MODES, default="QUALITY")
+
+
+def config_from_args(args: argparse.Namespace) -> GenerationConfig:
+    return GenerationConfig(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+        guidance=args.guidance,
+        bpm=args.bpm,
+        density=args.density,
+        brightness=args.brightness,
+        scale=args.scale,
+        mute_bass=args.mute_bass,
+        mute_drums=args.mute_drums,
+        only_bass_and_drums=args.only_bass_and_drums,
+        mode=args.mode,
+    )
+
+
+async def render(
+    engine_name: str,
+    prompts: tuple[WeightedPrompt, ...],
+    config: GenerationConfig,
+    seconds: float,
+    **options: Any,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """Pull chunks from a fresh engine until ``seconds`` are rendered: (samples, rate)."""
+    from bridge.engines import create_engine
+
+    engine = create_engine(engine_name, **options)
+    await engine.start()
+    try:
+        await engine.apply(SetPrompts(prompts))
+        await engine.apply(SetConfig(config))
+        await engine.apply(Control(Playback.PLAY))
+        parts: list[npt.NDArray[np.float32]] = []
+        got, rate = 0, 48_000
+        async for chunk in engine.chunks():
+            rate = chunk.rate
+            parts.append(chunk.samples)
+            got += chunk.frames
+            if got >= seconds * rate:
+                break
+    finally:
+        await engine.close()
+    samples = np.concatenate(parts)[: round(seconds * rate)] if parts else np.zeros((0, 2))
+    return samples.astype(np.float32), rate
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.float32], rate: int) -> None:
+    """16-bit little-endian PCM; samples are clipped to -1..1 first."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The synth takes a chunk length; a websocket engine takes a URL and the API key."""
+    if args.engine == "synth":
+        return {"chunk_seconds": args.chunk_seconds}
+    from bridge.secrets import load_api_key
+
+    options: dict[str, Any] = {"api_key": load_api_key(args.key_file)}
+    if args.url:
+        options["url"] = args.url
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.seconds > 0:
+        raise BridgeError(f"--seconds must be positive (got {args.seconds})")
+    options = engine_options(args)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise BridgeError(f"cannot write {output}: no directory {output.parent}")
+    coro = render(args.engine, tuple(args.prompt), config_from_args(args), args.seconds, **options)
+    try:
+        samples, rate = asyncio.run(asyncio.wait_for(coro, args.timeout))
+    except TimeoutError:
+        raise BridgeError(f"engine {args.engine!r} gave no audio within {args.timeout} s") from None
+    except ValueError as exc:  # e.g. an unknown engine name
+        raise BridgeError(str(exc)) from None
+    write_wav(output, samples, rate)
+    print(f"wrote {output} ({len(samples) / rate:.1f} s, {rate} Hz)")
+    return 0
