@@ -100,6 +100,15 @@ def resolve_api(api: str = "auto", env: dict[str, str] | None = None) -> str:
     return _MIDO_APIS.get(backend.rpartition("/")[2], "auto")
 
 
+def usable_api(api: str) -> str:
+    """``auto`` becomes ALSA where the sequencer exists, else JACK (PipeWire or jackd)."""
+    if api != "auto":
+        return api
+    if os.path.exists("/dev/snd/seq") or rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
+        return "auto"
+    return "jack"
+
+
 def controller(
     name: str,
     match: str,
@@ -186,7 +195,7 @@ class MidiHub:
     def __init__(
         self, api: str = "auto", virtual: str | None = OWN_PREFIX, poll: float = POLL_SECONDS
     ) -> None:
-        self.api = resolve_api(api)
+        self.api = usable_api(resolve_api(api))
         self._api_id = _APIS[self.api]
         self._virtual_name = virtual
         self._poll_seconds = poll
@@ -455,12 +464,13 @@ class _Reader:
 
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     """(input port names, output port names) for ``promptbridge devices``."""
-    api_id = _APIS[resolve_api(api)]
+    resolved = usable_api(resolve_api(api))
+    api_id = _APIS[resolved]
     try:
         midi_in = rtmidi.MidiIn(api_id, name=f"{OWN_PREFIX}-list")
         midi_out = rtmidi.MidiOut(api_id, name=f"{OWN_PREFIX}-list")
     except rtmidi.SystemError as exc:
-        raise DeviceError(f"MIDI ({api}) is not available: {exc}") from None
+        raise DeviceError(f"MIDI ({resolved}) is not available: {exc}") from None
     try:
         return list(midi_in.get_ports()), list(midi_out.get_ports())
     finally:
@@ -468,18 +478,39 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
         midi_out.delete()
 
 
-def open_input(
-    pattern: str, api: str = "auto", index: int = 0
-) -> tuple[Any, str]:  # pragma: no cover - thin; used by `learn` (tested through it)
-    """Open one input matching a ``--midi-in`` pattern for a blocking reader (learn)."""
-    spec = controller("learn", pattern, index=index)
-    ins, _ = list_ports(api)
-    ins = [p for p in ins if not p.startswith(OWN_PREFIX)]
-    port = match_ports(spec, ins)
-    if port is None:
-        listing = "; ".join(ins) or "none found"
-        raise DeviceError(f"no MIDI input matches {pattern!r}; inputs: {listing}")
-    midi_in = rtmidi.MidiIn(_APIS[resolve_api(api)], name=f"{OWN_PREFIX}-learn")
-    midi_in.ignore_types(sysex=False, timing=True, active_sense=True)
-    midi_in.open_port(midi_in.get_ports().index(port), name="learn in")
-    return midi_in, port
+class MidiReader:
+    """One input opened by pattern for a blocking reader (``learn``): ``poll()`` drains it."""
+
+    def __init__(self, pattern: str, api: str = "auto", index: int = 0) -> None:
+        self.api = usable_api(resolve_api(api))
+        spec = controller("learn", pattern, index=index)
+        ins = [p for p in list_ports(self.api)[0] if not p.startswith(OWN_PREFIX)]
+        port = match_ports(spec, ins)
+        if port is None:
+            listing = "; ".join(ins) or "none found"
+            raise DeviceError(f"no MIDI input matches {pattern!r}; inputs: {listing}")
+        visible = [p for p in ins if spec.matches(p)]
+        if pattern == "*" and len(visible) > 1:
+            listing = "; ".join(visible)
+            raise DeviceError(f"several MIDI inputs ({listing}): choose one with --midi-in")
+        self.port = port
+        self._in = rtmidi.MidiIn(
+            _APIS[self.api], name=f"{OWN_PREFIX}-learn", queue_size_limit=QUEUE_LIMIT
+        )
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        names = self._in.get_ports()
+        if port not in names:
+            raise DeviceError(f"MIDI input {port!r} vanished while opening it")
+        self._in.open_port(names.index(port), name="learn in")
+
+    def poll(self, now: float) -> list[MidiEvent]:
+        """Every message queued since the last call, parsed (stamped with ``now``)."""
+        events = []
+        while (message := self._in.get_message()) is not None:
+            event = parse(message[0], self.port, now)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> None:
+        self._in.delete()
