@@ -1,0 +1,134 @@
+"""MIDI messages per second through the pure core on one core: parse → assemble → map →
+Performance → Outbox. Prints one line per scenario and the overall figure.
+
+Target: ≥ 50,000 messages/s, so a storm of 14-bit fader messages costs nothing next to
+the audio. Each scenario feeds raw MIDI bytes (as rtmidi delivers them) with an
+advancing clock, applies every Change to a real Performance and steps a real Outbox after
+every message, as the daemon does. ``--core-only`` leaves out Performance and Outbox.
+
+    python bench/core_throughput.py [--seconds 1.0] [--core-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator
+
+from bridge.config import loads
+from bridge.core.mapper import Mapper
+from bridge.core.midi import parse
+from bridge.core.outbox import Outbox
+from bridge.core.performance import Performance
+
+TARGET = 50_000
+
+PROFILE = (
+    """
+[controller]
+name = "Bench"
+port = "bench"
+channel = 1
+"""
+    + "".join(f'[[slots]]\ntext = "prompt {n}"\nweight = 0.5\n' for n in range(1, 17))
+    + "".join(
+        f'[[bind]]\ncc14 = {n}\ntarget = "slot.{n + 1}.weight"\ntakeover = "immediate"\n'
+        for n in range(8)
+    )
+    + "".join(
+        f'[[bind]]\ncc = {n}\ntarget = "slot.{n - 39}.weight"\ntakeover = "immediate"\n'
+        for n in range(48, 56)
+    )
+    + """
+[[bind]]
+cc = 70
+target = "config.density"
+encoding = "binary-offset"
+
+[[bind]]
+note = 36
+target = "config.mute_bass"
+"""
+)
+
+
+def fader_storm_14bit() -> Iterator[list[int]]:
+    """Eight 14-bit faders sweeping at once: MSB then LSB, every value different."""
+    v = 0
+    while True:
+        v = (v + 37) % 16384
+        for n in range(8):
+            yield [0xB0, n, (v >> 7) & 0x7F]
+            yield [0xB0, n + 32, v & 0x7F]
+
+
+def knob_storm_7bit() -> Iterator[list[int]]:
+    v = 0
+    while True:
+        v = (v + 1) % 128
+        for n in range(48, 56):
+            yield [0xB0, n, v]
+
+
+def encoder_and_buttons() -> Iterator[list[int]]:
+    while True:
+        yield [0xB0, 70, 65]
+        yield [0xB0, 70, 63]
+        yield [0x90, 36, 100]
+        yield [0x80, 36, 0]
+
+
+SCENARIOS: dict[str, Callable[[], Iterator[list[int]]]] = {
+    "14-bit fader storm": fader_storm_14bit,
+    "7-bit knob storm": knob_storm_7bit,
+    "encoder + buttons": encoder_and_buttons,
+}
+
+
+def run(make: Callable[[], Iterator[list[int]]], seconds: float, core_only: bool) -> float:
+    mapping = loads(PROFILE, "bench")
+    mapper = Mapper(mapping)
+    perf = Performance(mapping.performance)
+    outbox = Outbox()
+    current = perf.get
+    source = make()
+    batch = [bytes(next(source)) for _ in range(4096)]
+    now = 0.0
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for raw in batch:
+            now += 0.0005
+            event = parse(raw, "Bench", now)
+            if event is None:
+                continue
+            changes = mapper.handle(event, now, current)
+            if core_only:
+                continue
+            for change in changes:
+                perf.apply(change, now)
+            outbox.step(perf, now)
+        count += len(batch)
+    return count / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per scenario")
+    parser.add_argument("--core-only", action="store_true", help="parse + assembly + mapper")
+    args = parser.parse_args()
+    what = "parse+assembly+mapper" if args.core_only else "parse+assembly+mapper+perf+outbox"
+    rates = []
+    for name, make in SCENARIOS.items():
+        rate = run(make, args.seconds, args.core_only)
+        rates.append(rate)
+        print(f"core_throughput: {name:<20} {rate:>10,.0f} msg/s ({what})")
+    worst = min(rates)
+    verdict = "ok" if worst >= TARGET else "BELOW TARGET"
+    print(f"core_throughput: worst {worst:,.0f} msg/s, target {TARGET:,} msg/s: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
