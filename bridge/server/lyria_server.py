@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from http import HTTPStatus
@@ -58,6 +59,7 @@ PATHS = frozenset(
 )
 SETUP_TIMEOUT = 10.0  # seconds a client may take to send its setup frame
 MAX_REASON = 120  # a close reason must fit in 123 bytes
+SEND_BUFFER = 128 * 1024  # bytes; the kernel doubles it (a 2 s chunk is ~512 KB as JSON)
 
 EngineFactory = Callable[[], Engine]
 
@@ -114,6 +116,7 @@ class LyriaServer:
         if not isinstance(first, codec.Setup):
             await _refuse(ws, "the first frame must be setup")
             return
+        _limit_send_buffer(ws)
         engine = self._factory()
         await engine.start()
         self.connections += 1
@@ -210,6 +213,15 @@ async def _refuse(ws: ServerConnection, reason: str) -> None:
     """Close with 1007 (invalid payload) and a reason that fits a close frame."""
     log.info("serve: closing a session with 1007: %s", reason)
     await ws.close(1007, reason[:MAX_REASON])
+
+
+def _limit_send_buffer(ws: ServerConnection) -> None:
+    """Keep the kernel from queueing many seconds of audio for a client that stopped
+    reading: with a small send buffer the engine is pulled about one chunk ahead."""
+    sock = ws.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def ssl_context(cert: str, key: str) -> ssl.SSLContext:
