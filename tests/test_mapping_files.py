@@ -112,6 +112,20 @@ def test_performance_uses_a_profile_and_overrides_by_source(tmp_path: Path) -> N
     assert any(p.name == "nanokontrol2.toml" for p in m.files)
 
 
+def test_example_performance_is_valid_and_merges_by_number() -> None:
+    """The shipped example set passes check; its 4 scenes replace the profile's first 4,
+    its 8 slots the profile's first 8, and its config overrides the defaults."""
+    path = mappings_dir() / "examples" / "techno_set.toml"
+    assert check_files([path]) == []
+    m = load_mapping([path])
+    profile = load_mapping(["nanokontrol2"])
+    names = [s.name for s in m.performance.scenes]
+    assert names[:4] == ["Warm-up", "Peak", "Breakdown", "Drop"]
+    assert names[4:] == [s.name for s in profile.performance.scenes][4:]
+    assert m.performance.slots[8:] == profile.performance.slots[8:]
+    assert (m.performance.config.bpm, m.performance.config.density) == (130, None)
+
+
 def test_two_controllers_in_one_set() -> None:
     """Several profiles load side by side; each binding belongs to its controller."""
     m = load_mapping(["nanokontrol2", "beatstep"])

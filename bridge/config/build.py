@@ -4,7 +4,7 @@ Pure: takes ``FileData`` (from ``bridge.config.schema``), in load order (profile
 ``use``s come before it), and returns the compiled set and every problem found.
 
 Merge rules (later files win): controllers and their named controls by controller name;
-prompt slots by number; scenes by name; config fields and crossfader keys one by one;
+prompt slots and scenes by number; config fields and crossfader keys one by one;
 bindings by (controller, source, bank): a later file's binding on the same source
 replaces the earlier one, while two on the same source in one file are an error.
 """
@@ -67,7 +67,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     s = _Set({}, {}, {}, {}, [], 1)
     config: dict[str, ChangeValue] = {}
     crossfader: dict[str, Any] = {}
-    scenes: dict[str, SceneSpec] = {}
+    scenes: dict[int, SceneSpec] = {}
     name = ""
     for fd in files:
         name = fd.name or name
@@ -81,9 +81,9 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
         s.slots.update(fd.slots)
         config.update(fd.config)
         crossfader.update(fd.crossfader)
-        for scene, _ in fd.scenes:
-            scenes[scene.name] = scene
-    s.scenes = list(scenes.values())
+        for number, (scene, _) in enumerate(fd.scenes, start=1):
+            scenes[number] = scene
+    s.scenes = [scenes[n] for n in sorted(scenes)]
     s.banks = _banks(files)
     _check_scene_slots(files, s.slots)
     chosen: dict[tuple[Any, ...], Binding] = {}
