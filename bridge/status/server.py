@@ -38,17 +38,19 @@ import ipaddress
 import json
 import logging
 import re
+import weakref
 from collections.abc import Callable
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from importlib import resources
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import CONNECTING
 
 from bridge import __version__
 from bridge.core.types import CONFIG_SPECS, SIMPLE_TARGETS, TARGETS_HELP, Change
@@ -155,6 +157,16 @@ def page_html() -> str:
     return resources.files("bridge.status").joinpath("page.html").read_text(encoding="utf-8")
 
 
+class _Connection(ServerConnection):
+    """A ServerConnection that can be found before its request arrives (see close())."""
+
+    live: ClassVar[weakref.WeakSet[_Connection]] = weakref.WeakSet()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        _Connection.live.add(self)
+
+
 class _Client:
     """One websocket: the last version it was sent and a wake-up for new snapshots."""
 
@@ -212,6 +224,7 @@ class StatusServer:
                 max_size=MAX_MESSAGE,
                 server_header=f"promptbridge/{__version__}",
                 logger=_WS_LOG,
+                create_connection=_Connection,
             )
         except OSError as exc:
             where = f"{self.host}:{self.requested_port}"
@@ -228,6 +241,11 @@ class StatusServer:
             self._pusher = None
         if self._server is not None:
             self._server.close()
+            # Browsers open spare sockets that never send a request; they would hold
+            # wait_closed() until the opening-handshake timeout. Drop them now.
+            for connection in list(_Connection.live):
+                if connection.server is self._server and connection.protocol.state is CONNECTING:
+                    connection.transport.abort()
             await self._server.wait_closed()
             self._server = None
 

@@ -1,0 +1,340 @@
+"""The status page in a real headless Chromium, driven over the DevTools protocol.
+
+Debian's ``chromium`` (no browser download) is started with ``--remote-debugging-port=0``;
+the test reads the DevTools address from its stderr and speaks CDP over a websocket.
+The page is loaded from a real StatusServer whose "daemon" is a real Performance: the
+test checks that the 16 slots render with their texts, that clicking on a slider and a
+button reaches the Performance as Changes, that the page follows the daemon's state,
+and it saves a screenshot under the pytest tmp dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import struct
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from bridge.core.performance import Performance
+from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
+from bridge.status.server import StatusServer
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = next(
+    (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
+)
+if CHROMIUM is None:
+    pytest.skip(
+        "chromium is not installed (apt-get install -y --no-install-recommends chromium)",
+        allow_module_level=True,
+    )
+
+SPEC = PerformanceSpec(
+    slots=tuple(SlotSpec(f"slot text {n}", weight=(n % 4) * 0.5) for n in range(1, 17)),
+    scenes=(SceneSpec("intro", weights={1: 2.0}), SceneSpec("drop", weights={2: 2.0})),
+    deck_a=(1, 2),
+    deck_b=(3, 4),
+)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Rig:
+    """A daemon stand-in made of a real Performance."""
+
+    def __init__(self) -> None:
+        self.perf = Performance(SPEC)
+        self.applied: list[Change] = []
+        self.server: StatusServer | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "performance": self.perf.snapshot(),
+            "engine": {"engine": "synth", "state": "streaming", "reconnects": 1},
+            "audio": {
+                "fill_seconds": 1.4,
+                "target_seconds": 2.0,
+                "high_mark_seconds": 4.0,
+                "underruns": 2,
+                "device": "system",
+            },
+            "controllers": {"nanoKONTROL2": True, "MIDImix": False},
+            "process": {"cpu_percent": 4.2, "rss_mb": 61.5, "uptime": 12.0},
+        }
+
+    def control(self, change: Change) -> str | None:
+        self.applied.append(change)
+        reason = self.perf.apply(change, time.monotonic())
+        assert self.server is not None
+        self.server.notify()
+        return reason
+
+
+class Cdp:
+    """A minimal DevTools-protocol client: numbered calls, flattened target sessions."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            message = json.loads(raw)
+            future = self.pending.pop(message.get("id", -1), None)
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        number = next(self.ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[number] = future
+        await self.ws.send(json.dumps(message))
+        reply = await asyncio.wait_for(future, 20)
+        if "error" in reply:
+            raise AssertionError(f"{method}: {reply['error']}")
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+
+
+class Page:
+    """One tab: evaluate JavaScript, wait for conditions, click, screenshot."""
+
+    def __init__(self, cdp: Cdp, session: str) -> None:
+        self.cdp, self.session = cdp, session
+
+    async def eval(self, expression: str) -> Any:
+        result = await self.cdp.call(
+            "Runtime.evaluate", self.session, expression=expression, returnByValue=True
+        )
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    async def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(AssertionError):
+                value = await self.eval(expression)
+                if value:
+                    return value
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    async def click(self, x: float, y: float) -> None:
+        """A real mouse click at page coordinates (press + release)."""
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            await self.cdp.call(
+                "Input.dispatchMouseEvent",
+                self.session,
+                type=kind,
+                x=x,
+                y=y,
+                button="left" if kind != "mouseMoved" else "none",
+                clickCount=1 if kind != "mouseMoved" else 0,
+            )
+
+    async def rect(self, selector: str) -> dict[str, float]:
+        rect: dict[str, float] = await self.eval(
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
+            ".getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; })()"
+        )
+        return rect
+
+    async def screenshot(self, path: Path) -> bytes:
+        result = await self.cdp.call("Page.captureScreenshot", self.session, format="png")
+        data = base64.b64decode(result["data"])
+        path.write_bytes(data)
+        return data
+
+
+async def _devtools_url(proc: asyncio.subprocess.Process, timeout: float = 30.0) -> str:
+    """Read chromium's stderr until it prints "DevTools listening on ws://..."."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = await asyncio.wait_for(proc.stderr.readline(), deadline - time.monotonic())
+        if not line:
+            break
+        text = line.decode(errors="replace").strip()
+        seen.append(text)
+        if text.startswith("DevTools listening on "):
+            return text.removeprefix("DevTools listening on ")
+    raise AssertionError("chromium did not start:\n" + "\n".join(seen[-20:]))
+
+
+async def _drain(stream: asyncio.StreamReader | None) -> None:
+    """Keep reading chromium's stderr so a full pipe never blocks it."""
+    while stream is not None and await stream.readline():
+        pass
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Cdp]:
+    assert CHROMIUM is not None
+    proc = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1100",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--remote-debugging-port=0",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own process group: renderers are stopped with it
+    )
+    drain: asyncio.Task[None] | None = None
+    try:
+        url = await _devtools_url(proc)
+        drain = asyncio.create_task(_drain(proc.stderr))
+        async with connect(url, max_size=64 * 2**20) as ws:
+            cdp = Cdp(ws)
+            yield cdp
+            # ask politely; the browser closes the socket instead of answering
+            await ws.send(json.dumps({"id": 0, "method": "Browser.close", "params": {}}))
+            cdp.reader.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5)
+    finally:
+        await _stop(proc)
+        if drain is not None:
+            drain.cancel()
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Stop chromium and whatever it left in its process group (ours, by its id)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), 5)
+            return
+        except TimeoutError:
+            continue
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Rig, StatusServer]]:
+    rig = Rig()
+    server = StatusServer("127.0.0.1", 0, None, rig.snapshot, rig.control)
+    rig.server = server
+    await server.start()
+    try:
+        yield rig, server
+    finally:
+        await server.close()
+
+
+async def open_page(cdp: Cdp, url: str) -> Page:
+    target = await cdp.call("Target.createTarget", url="about:blank")
+    attached = await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
+    page = Page(cdp, attached["sessionId"])
+    await cdp.call("Page.enable", page.session)
+    await cdp.call(
+        "Emulation.setDeviceMetricsOverride",
+        page.session,
+        width=1280,
+        height=1100,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    await cdp.call("Page.navigate", page.session, url=url)
+    return page
+
+
+def png_summary(data: bytes) -> tuple[int, int, int]:
+    """(width, height, distinct byte values of the decompressed pixels) of a PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    idat, pos = b"", 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    return width, height, len(set(zlib.decompress(idat)))
+
+
+async def test_the_page_renders_the_slots_and_drives_the_daemon(
+    browser: Cdp, served: tuple[Rig, StatusServer], tmp_path: Path
+) -> None:
+    """Headless Chromium shows 16 slots with their texts and live bars; clicking a slider
+    and the Play button reach the daemon as Changes; the page follows the new state."""
+    rig, server = served
+    page = await open_page(browser, f"http://127.0.0.1:{server.port}/")
+    await page.wait_for("document.querySelectorAll('.slot').length === 16")
+    await page.wait_for("document.getElementById('connText').textContent === 'live'")
+
+    texts = await page.eval(
+        "[...document.querySelectorAll('.slot input[type=text]')].map(i => i.value)"
+    )
+    assert texts == [f"slot text {n}" for n in range(1, 17)]
+    widths = await page.eval(
+        "[...document.querySelectorAll('.slot .bar > i')].map(i => i.style.width)"
+    )
+    # effective weight / hi as a bar: slot 4 has weight 0 → 0%, slot 3 (deck B at 0.5) > 0
+    assert widths[3] == "0%" and widths[2] != "0%" and len(set(widths)) > 2
+    assert await page.eval("document.querySelectorAll('#config .row').length") == 12
+    assert "MIDImix" in await page.eval("document.getElementById('controllers').textContent")
+
+    # a real mouse click at 80 % of slot 5's weight slider (range 0..2)
+    rect = await page.rect('[data-target="slot.5.weight"]')
+    await page.click(rect["x"] + rect["w"] * 0.8, rect["y"] + rect["h"] / 2)
+    deadline = time.monotonic() + 5
+    while not any(c.target == "slot.5.weight" for c in rig.applied):
+        assert time.monotonic() < deadline, "the slider move never reached the daemon"
+        await asyncio.sleep(0.02)
+    moved = [c for c in rig.applied if c.target == "slot.5.weight"]
+    assert moved[-1].source == "status"
+    assert 1.3 <= float(moved[-1].value or 0) <= 1.9  # where the click landed on 0..2
+    assert rig.perf.get("slot.5.weight") == moved[-1].value
+
+    # the Play button
+    rect = await page.rect("#btnPlay")
+    await page.click(rect["x"] + rect["w"] / 2, rect["y"] + rect["h"] / 2)
+    await page.wait_for("document.getElementById('btnPlay').classList.contains('active')")
+    assert rig.perf.playing and Change("playback", "play", source="status") in rig.applied
+
+    # a change made elsewhere (a MIDI knob) shows up on the page
+    rig.perf.apply(Change("slot.16.text", "rain on a tin roof"), 0.0)
+    rig.perf.apply(Change("scene.recall", "drop"), 0.0)
+    server.notify()
+    await page.wait_for(
+        "document.querySelectorAll('.slot input[type=text]')[15].value === 'rain on a tin roof'"
+    )
+    await page.wait_for("document.getElementById('sceneName').textContent === 'drop'")
+
+    shot = await page.screenshot(tmp_path / "status_page.png")
+    width, height, distinct = png_summary(shot)
+    assert (width, height) == (1280, 1100)
+    assert len(shot) > 20_000 and distinct > 50  # a rendered page, not a blank frame
