@@ -18,6 +18,7 @@ import os
 import signal
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from bridge.engines import ENGINES, create_engine
 from bridge.engines.base import Engine
@@ -39,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tls-cert", metavar="FILE", help="PEM certificate chain (wss://)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=2.0,
+        help="seconds of audio per chunk, like Google's service (default: 2.0)",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
 
 
@@ -48,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     api_key = _api_key(args.api_key_env)
     context = _tls(args.tls_cert, args.tls_key)
-    factory = _factory(args.engine)
+    if not 0.05 <= args.chunk_seconds <= 10.0:
+        raise ConfigError(f"--chunk-seconds must be in 0.05..10, got {args.chunk_seconds:g}")
+    factory = _factory(args.engine, chunk_seconds=args.chunk_seconds)
     asyncio.run(_serve(factory, args.host, args.port, api_key, context, args.engine))
     return 0
 
@@ -76,7 +85,7 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
         raise ConfigError(f"cannot load TLS certificate {cert} / key {key}: {exc}") from None
 
 
-def _factory(name: str) -> Callable[[], Engine]:
+def _factory(name: str, **options: Any) -> Callable[[], Engine]:
     """Check the engine name and that its module imports, then build one per connection."""
     if name not in ENGINES:
         raise ConfigError(f"--engine: unknown engine {name!r} (allowed: {', '.join(ENGINES)})")
@@ -87,7 +96,7 @@ def _factory(name: str) -> Callable[[], Engine]:
         raise ConfigError(f"--engine {name}: not available ({exc})") from None
 
     def factory() -> Engine:
-        return create_engine(name)
+        return create_engine(name, **options)
 
     return factory
 
