@@ -326,6 +326,21 @@ def test_explicit_reset_is_sent_after_pending_config() -> None:
     ]
 
 
+def test_a_replaced_performance_still_gets_its_controls_through() -> None:
+    """After a reload the daemon syncs a new Performance whose log restarts at 1: its
+    controls are still sent (sequence numbers are per Performance)."""
+    old = Performance(SPEC)
+    outbox = Outbox()
+    for action in ("play", "pause", "play"):
+        old.apply(Change("playback", action), 0.0)
+    outbox.replay(old)
+    new = Performance(SPEC)
+    new.restore(old.snapshot())
+    for action in ("reset", "pause"):
+        new.apply(Change("playback", action), 1.0)
+    assert outbox.step(new, 1.0) == [RESET, PAUSE]
+
+
 def test_lost_controls_are_reconciled() -> None:
     """If the control log overflowed, the model's playback state still follows the set."""
     perf = Performance(SPEC)

@@ -376,6 +376,17 @@ async def test_close_ends_client_connections(served: tuple[Rig, StatusServer]) -
         await open_ws(StatusServer("127.0.0.1", port, None, dict, print))
 
 
+async def test_close_is_prompt_with_an_idle_connection(served: tuple[Rig, StatusServer]) -> None:
+    """A socket that never sends a request (browsers pre-connect) does not delay close()."""
+    _, server = served
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    await asyncio.sleep(0.1)
+    start = time.monotonic()
+    await server.close()
+    assert time.monotonic() - start < 1.0
+    writer.close()
+
+
 # --- the status command ------------------------------------------------------------------
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()

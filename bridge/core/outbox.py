@@ -80,6 +80,7 @@ class Outbox:
         self._config: GenerationConfig | None = None
         self._want = "stopped"
         self._controls: list[Playback] = []
+        self._perf: Performance | None = None
         self._seen_seq = 0
         self._synced_at = NEVER
         # what the model was told
@@ -98,6 +99,8 @@ class Outbox:
         self._config = perf.config
         self._want = perf.state
         self._synced_at = now
+        if perf is not self._perf:  # a new Performance (e.g. after a reload) counts from 0
+            self._perf, self._seen_seq = perf, 0
         for seq, action in perf.controls:
             if seq > self._seen_seq:
                 self._controls.append(action)
@@ -109,7 +112,7 @@ class Outbox:
         The session's context starts with this config, so no RESET_CONTEXT follows.
         Controls requested before the replay are considered done by it.
         """
-        self._seen_seq = perf.control_seq
+        self._perf, self._seen_seq = perf, perf.control_seq
         self._controls.clear()
         self._prompts, self._config, self._want = perf.wire_prompts(), perf.config, perf.state
         prompts = self._prompts or self._sent_prompts
