@@ -57,7 +57,7 @@ def test_key_file_content_errors(tmp_path: Path, text: str, message: str):
 
 def test_missing_key_file_and_missing_key(tmp_path: Path):
     """A missing file names the file; no key at all says how to provide one."""
-    with pytest.raises(SecretError, match="nope.key"):
+    with pytest.raises(SecretError, match=r"nope\.key"):
         read_key_file(tmp_path / "nope.key")
     with pytest.raises(SecretError, match="GEMINI_API_KEY"):
         require_api_key(env={})
