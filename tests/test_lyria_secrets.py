@@ -23,15 +23,17 @@ def key_file(tmp_path: Path, mode: int, text: str = KEY + "\n") -> Path:
 
 def test_environment_order():
     """GEMINI_API_KEY wins over GOOGLE_API_KEY; blank values count as absent."""
-    assert load_api_key(env={"GEMINI_API_KEY": "a", "GOOGLE_API_KEY": "b"}) == "a"
-    assert load_api_key(env={"GEMINI_API_KEY": " ", "GOOGLE_API_KEY": "b"}) == "b"
+    # (values long enough that registering them as secrets redacts nothing else)
+    gemini, google = "gemini-env-key-value-1", "google-env-key-value-2"
+    assert load_api_key(env={"GEMINI_API_KEY": gemini, "GOOGLE_API_KEY": google}) == gemini
+    assert load_api_key(env={"GEMINI_API_KEY": " ", "GOOGLE_API_KEY": google}) == google
     assert load_api_key(env={}) is None
 
 
 def test_key_file_wins_and_is_stripped(tmp_path: Path):
     """An explicit key file (mode 600) is used before the environment, whitespace stripped."""
     path = key_file(tmp_path, 0o600)
-    assert load_api_key(path, env={"GEMINI_API_KEY": "env"}) == KEY
+    assert load_api_key(path, env={"GEMINI_API_KEY": "gemini-env-key-value-1"}) == KEY
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
