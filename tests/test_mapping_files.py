@@ -176,3 +176,25 @@ def test_port_matching(
 
     spec = ControllerSpec("c", port=port, regex=regex, index=index)
     assert match_ports(spec, names) == expected
+
+
+def test_key_lines_cover_tables_arrays_inline_tables_and_skip_strings() -> None:
+    """Line numbers are found for headers, dotted keys, elements of multi-line arrays of
+    inline tables, and keys inside inline tables; multi-line strings are skipped."""
+    from bridge.config.lines import key_lines, line_of
+
+    text = (
+        "a = 1\n"
+        's = """\n[fake]\nx = 2\n"""\n'
+        "[t]\n"
+        "b.c = 3\n"
+        "arr = [\n  { cc = 1, x = 2 },\n  { cc = 3 },\n]\n"
+        "[[bind]]\ncc = 4\n"
+        "[[bind]]\nq = { r = 1 }\n"
+    )
+    lines = key_lines(text)
+    assert ("fake",) not in lines
+    assert lines[("t", "b", "c")] == 7
+    assert lines[("t", "arr", 1, "cc")] == 10
+    assert lines[("bind", 1, "q", "r")] == 15
+    assert line_of(lines, ("bind", 0, "nothing", "here")) == 12
