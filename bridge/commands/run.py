@@ -1,0 +1,228 @@
+"""``promptbridge run``: the daemon on real devices. Builds the parts and runs the loop.
+
+Settings come from ``--rig FILE`` with flags winning; with no mapping the generic profile
+is used; the engine is lyria when an API key is configured, else synth (the log says
+which and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from bridge.cli import setup_logging
+from bridge.config import default_mapping, load_mapping
+from bridge.core.mapping import MappingSet
+from bridge.daemon import Daemon, Parts
+from bridge.engines import create_engine
+from bridge.engines.base import Engine
+from bridge.errors import SecretError
+from bridge.rig import RigSettings, load_rig, merge
+
+log = logging.getLogger("promptbridge")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_rig_arguments(parser)
+
+
+def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``run`` and ``demo``; each overrides the rig file's field."""
+    a = parser.add_argument
+    a("--rig", help="rig TOML file (engine, output, mappings, ...); flags win over it")
+    a(
+        "--mapping",
+        dest="mappings",
+        action="append",
+        metavar="FILE",
+        help="controller profile or performance file (repeatable; a bare name is a shipped "
+        "profile, e.g. nanokontrol2); default: generic",
+    )
+    a(
+        "--engine",
+        choices=["auto", "synth", "lyria"],
+        help="auto = lyria when an API key is configured, else synth",
+    )
+    a("--url", help="Lyria-protocol websocket URL (Google's, or `promptbridge serve`)")
+    a("--model", help="model name for the lyria engine (default models/lyria-realtime-exp)")
+    a("--api-key-file", help="file holding the API key (must not be readable by others)")
+    a("--api-key-env", help="environment variable holding the API key")
+    a("--midi-api", choices=["auto", "alsa", "jack"], help="MIDI system (MIDO_BACKEND honored)")
+    a(
+        "--midi-in",
+        action="append",
+        metavar="PATTERN",
+        help="input port pattern overriding the profile's match (repeatable; re:REGEX)",
+    )
+    a(
+        "--no-virtual-port",
+        dest="virtual_port",
+        action="store_const",
+        const=False,
+        help="do not open the virtual 'PromptBridge' MIDI input",
+    )
+    a("--output", help="audio output: index, exact name or substring; 'none' for no device")
+    a("--channels", type=_channels, help="output channels, 1-based, e.g. 3,4")
+    a("--latency", choices=["low", "balanced", "safe"], help="jitter-buffer preset")
+    a("--gain", type=float, help="master gain 0..2")
+    a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
+    a("--autoplay", action="store_const", const=True, help="press PLAY at start")
+    a("--chunk-seconds", type=float, help="synth engine chunk length (0.25..2 s)")
+    a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
+    a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
+    a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
+    a("--status-token", help="token required by the status API (needed off loopback)")
+    a("--log-level", choices=["debug", "info", "warning", "error"])
+    a("--log-format", choices=["text", "json"])
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        channels = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. 3,4 (got {text!r})") from None
+    if not channels or min(channels) < 1:
+        raise argparse.ArgumentTypeError(f"channels are 1-based (got {text!r})")
+    return channels
+
+
+def settings_from(args: argparse.Namespace) -> tuple[RigSettings, Path | None]:
+    rig_path = Path(args.rig) if args.rig else None
+    base = load_rig(rig_path) if rig_path else RigSettings()
+    overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    if overrides.get("mappings"):
+        overrides["mappings"] = tuple(overrides["mappings"])
+    if overrides.get("midi_in"):
+        overrides["midi_in"] = tuple(overrides["midi_in"])
+    return merge(base, overrides), rig_path
+
+
+def mapping_from(settings: RigSettings, rig_path: Path | None) -> MappingSet:
+    if not settings.mappings:
+        return default_mapping()
+    base = rig_path.parent if rig_path else Path.cwd()
+    paths = [_resolve(m, base) for m in settings.mappings]
+    return load_mapping(paths)
+
+
+def _resolve(name: str, base: Path) -> Path | str:
+    path = Path(name).expanduser()
+    if path.suffix == ".toml" and not path.is_absolute() and (base / path).exists():
+        return base / path
+    return path if path.exists() else name  # a bare name: a shipped profile
+
+
+def state_path(settings: RigSettings) -> Path:
+    if settings.state_file:
+        return Path(settings.state_file).expanduser()
+    root = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(root) / "promptbridge" / "state.json"
+
+
+def make_engine(settings: RigSettings) -> Engine:
+    """The engine by name; ``auto`` picks lyria only when a key is configured."""
+    from bridge.secrets import load_api_key
+
+    name = settings.engine
+    key: str | None = None
+    if name in ("auto", "lyria"):
+        try:
+            env = None
+            if settings.api_key_env:
+                env = {"GEMINI_API_KEY": os.environ.get(settings.api_key_env, "")}
+            key = load_api_key(settings.api_key_file, env)
+        except SecretError:
+            if name == "lyria" or settings.api_key_file:
+                raise
+            key = None
+        local = settings.url.startswith(("ws://127.", "ws://localhost", "ws://[::1]"))
+        if name == "auto":
+            name = "lyria" if key else "synth"
+            why = "an API key is configured" if key else "no API key is configured"
+            log.info("engine: %s (%s)", name, why)
+        elif key is None and not local:
+            raise SecretError(
+                "the lyria engine needs an API key: set GEMINI_API_KEY or "
+                "api_key_file in the rig (see README, 'API key')"
+            )
+    if name == "lyria":
+        return create_engine(
+            "lyria",
+            url=settings.url,
+            model=settings.model,
+            api_key=key,
+            rotate_after=settings.rotate_after,
+            crossfade=settings.crossfade,
+        )
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds)
+
+
+def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
+    """The player (and recorder, with --record) the settings ask for."""
+    from bridge.audio.player import Player
+
+    recorder = None
+    if settings.record:
+        from bridge.audio.recorder import Recorder
+
+        recorder = Recorder(settings.record)
+    player = Player(
+        output=settings.output,
+        latency=settings.latency,
+        channels=settings.channels or None,
+        gain=settings.gain,
+        recorder=recorder,
+    )
+    return player, recorder
+
+
+def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
+    player, recorder = make_parts_audio(settings)
+    hub = make_hub(settings, mapping)
+    status = make_status_factory(settings) if settings.status else None
+    return Parts(
+        engine=make_engine(settings), player=player, hub=hub, recorder=recorder, status=status
+    )
+
+
+def make_hub(settings: RigSettings, mapping: MappingSet) -> Any:
+    from bridge.io.midi import MidiHub
+
+    hub = MidiHub(api=settings.midi_api, virtual="PromptBridge" if settings.virtual_port else None)
+    for index, controller in enumerate(mapping.controllers):
+        if settings.midi_in:
+            pattern = settings.midi_in[min(index, len(settings.midi_in) - 1)]
+            hub.add_controller(controller.name, pattern, output=controller.output)
+        else:
+            hub.add_controller(controller)
+    return hub
+
+
+def make_status_factory(settings: RigSettings) -> Any:
+    from bridge.status.server import StatusServer
+
+    host, _, port = (settings.status or "").rpartition(":")
+
+    def factory(snapshot: Any, control: Any) -> Any:
+        return StatusServer(
+            host or "127.0.0.1",
+            int(port),
+            settings.status_token,
+            snapshot=snapshot,
+            control=control,
+        )
+
+    return factory
+
+
+def run(args: argparse.Namespace) -> int:
+    settings, rig_path = settings_from(args)
+    setup_logging(settings.log_level, settings.log_format)
+    mapping = mapping_from(settings, rig_path)
+    parts = make_parts(settings, mapping)
+    daemon = Daemon(settings, mapping, parts, rig_path=rig_path, state_path=state_path(settings))
+    return asyncio.run(daemon.run())
