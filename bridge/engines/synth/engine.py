@@ -78,6 +78,13 @@ class Synth:
         self._limiter = voices.Limiter()
         self.position = 0  # absolute frames rendered (canvas head)
         self.chunks_rendered = 0
+        self._bar = 0
+        self._beat = 0
+        self._clock = 0.0
+        self._controls_seed = -1
+        self._phrase: Phrase | None = None
+        self._events: tuple[Event, ...] = ()
+        self._context_pending = True
         self._stop()
 
     # --- updates ---------------------------------------------------------------------
@@ -123,6 +130,8 @@ class Synth:
         self._out = np.zeros((0, 2), dtype=np.float32)
         self._reverb.reset()
         self._limiter.reset()
+        self.position = 0  # a stopped stream starts again from nothing: bit-identical
+        self._origin_frames = 0
         self._style = None
         self._retarget()
         self._new_context()
@@ -137,8 +146,8 @@ class Synth:
         self._beat = 0
         self._clock = float(self.position)
         self._controls_seed = -1
-        self._phrase: Phrase | None = None
-        self._events: tuple[Event, ...] = ()
+        self._phrase = None
+        self._events = ()
         style = self._style
         if style is None:
             return

@@ -210,27 +210,26 @@ def first_phrase(style: Style, c: Controls) -> Phrase:
 
 
 def next_phrase(phrase: Phrase, style: Style, c: Controls, bar: int) -> Phrase:
-    """The phrase for ``bar``: may mutate at phrase starts (QUALITY) or any bar (DIVERSITY)."""
+    """The phrase for ``bar``.
+
+    The groove, bassline and progression follow the style at every bar (a prompt change
+    lands on the next bar); the variants mutate only at phrase starts in QUALITY, at any
+    bar in DIVERSITY, which also samples the groove and bassline from the style's blend.
+    """
     diverse = c.mode == "DIVERSITY"
-    if bar % PHRASE and not diverse:
-        return phrase
     rng = bar_rng(c.seed, bar, 1)
-    rate = mutation_rate(c.temperature, c.mode)
-    pool = pool_size(c.top_k)
     rolls = rng.random(6)
-    picks = [choose_variant(rng, c.temperature, pool) for _ in range(3)]
-    groove, bassline, progression = phrase.groove, phrase.bassline, phrase.progression
-    if diverse and bar % PHRASE == 0:  # sample the blend instead of taking its top
-        groove = GROOVES[int(rng.choice(len(GROOVES), p=style.dist("groove")))]
-        bassline = BASSLINES[int(rng.choice(len(BASSLINES), p=style.dist("bassline")))]
-    else:
-        groove, bassline = style.top("groove"), style.top("bassline")
-    if bar % (2 * PHRASE) == 0:
-        progression = style.top("progression")
-        if rolls[5] < rate / 2:
-            progression = PROGRESSIONS[
-                int(rng.choice(len(PROGRESSIONS), p=style.dist("progression")))
-            ]
+    picks = [choose_variant(rng, c.temperature, pool_size(c.top_k)) for _ in range(3)]
+    groove = _follow(phrase.groove, style, "groove", GROOVES, rng, diverse and bar % PHRASE == 0)
+    bassline = _follow(
+        phrase.bassline, style, "bassline", BASSLINES, rng, diverse and bar % PHRASE == 0
+    )
+    rate = mutation_rate(c.temperature, c.mode)
+    progression = _follow(phrase.progression, style, "progression", PROGRESSIONS, rng, False)
+    if bar % (2 * PHRASE) == 0 and rolls[5] < rate / 2:
+        progression = _follow(progression, style, "progression", PROGRESSIONS, rng, True)
+    if bar % PHRASE and not diverse:
+        rate = 0.0  # QUALITY keeps the loop within a phrase
     return replace(
         phrase,
         groove=groove,
@@ -240,6 +239,25 @@ def next_phrase(phrase: Phrase, style: Style, c: Controls, bar: int) -> Phrase:
         bass_variant=picks[1] if rolls[1] < rate else phrase.bass_variant,
         lead_variant=picks[2] if rolls[2] < rate else phrase.lead_variant,
     )
+
+
+def _follow(
+    current: str,
+    style: Style,
+    name: str,
+    names: tuple[str, ...],
+    rng: np.random.Generator,
+    sample: bool,
+) -> str:
+    """Keep ``current`` while the style still gives it half the top weight; else the top.
+
+    ``sample`` draws a fresh choice from the style's distribution instead (DIVERSITY).
+    """
+    dist = style.dist(name)
+    if sample:
+        return names[int(rng.choice(len(names), p=dist))]
+    plausible = dist[names.index(current)] >= 0.5 * dist.max()
+    return current if plausible else style.top(name)
 
 
 def variant(template: tuple[float, ...], seed: int, key: str, index: int) -> tuple[float, ...]:
