@@ -18,7 +18,7 @@ def clicks(bpm: float, seconds: float, accent_every: int = 1) -> np.ndarray:
     period = 60.0 / bpm * RATE
     for i, start in enumerate(np.arange(0, len(x) - 2400, period)):
         gain = 1.0 if i % accent_every == 0 else 0.5
-        x[int(round(start)) : int(round(start)) + 2400] += gain * burst
+        x[round(start) : round(start) + 2400] += gain * burst
     return x
 
 
