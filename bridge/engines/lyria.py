@@ -571,11 +571,13 @@ class LyriaEngine:
         waiters: set[asyncio.Future[Any]] = {getter, asyncio.ensure_future(session.ended.wait())}
         if wake:
             waiters.add(asyncio.ensure_future(self._wake_mixer.wait()))
-        done, pending = await asyncio.wait(
-            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        for future in pending:
-            future.cancel()
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for future in waiters:
+                future.cancel()  # no-op for the finished ones; a cancelled get loses nothing
         return getter.result() if getter in done else None
 
     async def _crossfade(self, old: _Session, new: _Session) -> None:
