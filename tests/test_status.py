@@ -252,6 +252,36 @@ async def test_secrets_never_leave_through_the_api(served: tuple[Rig, StatusServ
         assert "***" in text
 
 
+async def test_a_failing_snapshot_is_logged_once_and_recovers(
+    served: tuple[Rig, StatusServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider that raises: one logged error (not one per push), a 500 on
+    /snapshot.json, and snapshots resume once it works again."""
+    rig, server = served
+    broken = True
+    working = rig.snapshot
+
+    def snapshot() -> dict[str, Any]:
+        if broken:
+            raise KeyError("engine")
+        return working()
+
+    server.snapshot = snapshot
+    async with await open_ws(server) as ws:
+        await ws.recv()
+        for _ in range(5):
+            server.notify()
+            await asyncio.sleep(0.12)
+        status, _, _ = await asyncio.to_thread(http_get, server.port, "/snapshot.json")
+        assert status == 500
+        assert caplog.text.count("status snapshot failed") == 1
+        broken = False
+        rig.perf.apply(Change("bank", 2), 0.0)
+        server.notify()
+        snap = await snapshot_where(ws, lambda s: s["performance"]["bank"] == 2)
+    assert snap["performance"]["bank"] == 2
+
+
 # --- HTTP ---------------------------------------------------------------------------------
 async def test_the_page_is_served_self_contained(served: tuple[Rig, StatusServer]) -> None:
     """GET / returns the HTML page, with no external asset and a strict CSP."""
@@ -490,6 +520,22 @@ def test_parse_address_rejects_bad_ports(text: str) -> None:
 def test_check_target(target: str, ok: bool) -> None:
     """Only the mapping targets of bridge.core.types are accepted."""
     assert (check_target(target) is None) is ok
+
+
+async def test_a_snapshot_request_is_answered_after_the_changes_before_it(
+    served: tuple[Rig, StatusServer],
+) -> None:
+    """{"type": "snapshot", "id": N} is answered with id N and shows earlier changes."""
+    _, server = served
+    async with await open_ws(server) as ws:
+        for i in range(20):
+            await ws.send(json.dumps({"target": "slot.2.weight", "value": i / 10}))
+        await ws.send(json.dumps({"type": "snapshot", "id": 7}))
+        while True:
+            reply = await next_message(ws, "snapshot")
+            if reply.get("id") == 7:
+                break
+    assert reply["data"]["performance"]["slots"][1]["weight"] == 1.9
 
 
 def test_parse_control_builds_a_status_change() -> None:

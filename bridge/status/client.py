@@ -36,12 +36,19 @@ async def snapshots(
             f"ws://{host_part}:{port}/ws", additional_headers=headers, open_timeout=timeout
         ) as ws:
             await _send_changes(ws, changes)
+            # ask for a snapshot: the answer reflects the changes (messages are in order)
+            await ws.send(json.dumps({"type": "snapshot", "id": "first"}))
+            first = True
             while True:
                 message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
                 if message.get("type") == "error":
                     raise BridgeError(f"status: the daemon refused: {message.get('message')}")
-                if message.get("type") == "snapshot":
-                    yield message["data"]
+                if message.get("type") != "snapshot" or message.get("data") is None:
+                    continue
+                if first and message.get("id") != "first":
+                    continue  # pushed before our changes were applied
+                first = False
+                yield message["data"]
     except InvalidStatus as exc:
         code = exc.response.status_code
         if code in (401, 403):
@@ -77,16 +84,9 @@ async def fetch(
     changes: Sequence[Change] = (),
     timeout: float = 5.0,
 ) -> dict[str, Any]:
-    """The first snapshot (after ``changes`` were applied, when there are any)."""
+    """The current snapshot, taken after ``changes`` were applied."""
     stream = snapshots(host, port, token, changes, timeout)
     try:
-        first = await anext(stream)
-        if changes:
-            # the first snapshot may predate the changes: wait for the next one, briefly
-            try:
-                return await asyncio.wait_for(anext(stream), 1.0)
-            except (TimeoutError, StopAsyncIteration):
-                return first
-        return first
+        return await anext(stream)
     finally:
         await stream.aclose()

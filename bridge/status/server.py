@@ -15,7 +15,8 @@ Websocket messages are JSON text frames:
   CPU move without a notify); ``{"type": "error", "message": "..."}`` for a bad message.
 * client → server: ``{"type": "change", "target": "slot.3.weight", "value": 1.2,
   "glide": null}`` for any mapping target (bridge.core.types), handed to ``control`` as a
-  ``Change`` with ``source="status"``; ``{"type": "snapshot"}`` asks for one now.
+  ``Change`` with ``source="status"``; ``{"type": "snapshot", "id": 1}`` asks for one
+  now: the answer carries the same ``id`` and reflects every change sent before it.
 
 Security: the server binds to 127.0.0.1 unless told otherwise; any other address needs a
 token (``start()`` refuses without one). With a token set every request must carry it,
@@ -40,6 +41,7 @@ import logging
 import re
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from importlib import resources
@@ -109,29 +111,44 @@ def check_target(target: object) -> str | None:
     return f"unknown target {target!r} (allowed: {', '.join(TARGETS_HELP)})"
 
 
-def parse_control(text: str | bytes) -> Change | str:
-    """A control message → a Change, ``"snapshot"`` for a snapshot request, or an error."""
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    """``{"type": "snapshot", "id": ...}``: answer with the current snapshot, same id."""
+
+    id: int | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadMessage:
+    """A control message the server cannot use, and why."""
+
+    reason: str
+
+
+def parse_control(text: str | bytes) -> Change | SnapshotRequest | BadMessage:
+    """A client message → a Change, a SnapshotRequest, or a BadMessage saying why."""
     try:
         message = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return "error: message is not JSON"
+        return BadMessage("message is not JSON")
     if not isinstance(message, dict):
-        return "error: message must be a JSON object"
+        return BadMessage("message must be a JSON object")
     kind = message.get("type", "change")
     if kind == "snapshot":
-        return "snapshot"
+        ident = message.get("id")
+        return SnapshotRequest(ident if isinstance(ident, int | str) else None)
     if kind != "change":
-        return f"error: unknown message type {kind!r} (allowed: change, snapshot)"
+        return BadMessage(f"unknown message type {kind!r} (allowed: change, snapshot)")
     reason = check_target(message.get("target"))
     if reason is not None:
-        return f"error: {reason}"
+        return BadMessage(reason)
     value, glide = message.get("value"), message.get("glide")
     if isinstance(value, list | dict):
-        return "error: value must be a number, string, boolean or null"
+        return BadMessage("value must be a number, string, boolean or null")
     if glide is not None and (isinstance(glide, bool) or not isinstance(glide, int | float)):
-        return "error: glide must be a number of seconds or null"
+        return BadMessage("glide must be a number of seconds or null")
     if glide is not None and not 0 <= glide <= 600:
-        return "error: glide must be in 0..600 seconds"
+        return BadMessage("glide must be in 0..600 seconds")
     return Change(str(message["target"]), value, glide=glide, source="status")
 
 
@@ -204,6 +221,7 @@ class StatusServer:
         self._clients: set[_Client] = set()
         self._text = ""
         self._version = 0
+        self._failing = False
         if self.token:
             register_secret(self.token)
 
@@ -283,17 +301,29 @@ class StatusServer:
 
     def _refresh(self) -> bool:
         """Take a new snapshot; wake the clients if it differs from the last one."""
-        try:
-            text = redact(to_json({"type": "snapshot", "data": self.snapshot()}))
-        except Exception:  # a bug in a snapshot provider must not kill the server
-            log.exception("status snapshot failed")
+        data = self._snapshot_json()
+        if data is None:
             return False
+        text = f'{{"type":"snapshot","data":{data}}}'
         if text == self._text:
             return False
         self._text, self._version = text, self._version + 1
         for client in self._clients:
             client.wake.set()
         return True
+
+    def _snapshot_json(self) -> str | None:
+        """The redacted snapshot as JSON, or None if the provider failed (logged once
+        per failure streak: a broken provider must neither kill nor flood the log)."""
+        try:
+            text = redact(to_json(self.snapshot()))
+        except Exception:
+            if not self._failing:
+                log.exception("status snapshot failed (logged once until it works again)")
+            self._failing = True
+            return None
+        self._failing = False
+        return text
 
     async def _sender(self, client: _Client) -> None:
         """Send the latest snapshot whenever there is a newer one (slow clients skip)."""
@@ -331,13 +361,14 @@ class StatusServer:
 
     async def _on_message(self, client: _Client, message: str | bytes) -> None:
         parsed = parse_control(message)
-        if parsed == "snapshot":
-            self._refresh()
-            client.sent = 0
-            client.wake.set()
+        if isinstance(parsed, SnapshotRequest):
+            # answered here, in order: it reflects every change sent before it
+            data = self._snapshot_json()
+            ident = json.dumps(parsed.id)
+            await client.ws.send(f'{{"type":"snapshot","id":{ident},"data":{data or "null"}}}')
             return
-        if isinstance(parsed, str):
-            await client.ws.send(json.dumps({"type": "error", "message": parsed[7:]}))
+        if isinstance(parsed, BadMessage):
+            await client.ws.send(json.dumps({"type": "error", "message": parsed.reason}))
             return
         self.controls_received += 1
         try:
@@ -368,10 +399,8 @@ class StatusServer:
                 return _redirect(connection, "/", _cookie(query_token))
             return _respond(connection, HTTPStatus.OK, page_html(), "text/html; charset=utf-8")
         if url.path == "/snapshot.json":
-            try:
-                body = redact(to_json(self.snapshot()))
-            except Exception:
-                log.exception("status snapshot failed")
+            body = self._snapshot_json()
+            if body is None:
                 return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "snapshot failed\n")
             return _respond(connection, HTTPStatus.OK, body, "application/json")
         return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
