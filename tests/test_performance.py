@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bridge.core.performance import Performance, deck_gains
 from bridge.core.types import (
     CONFIG_SPECS,
+    SIMPLE_TARGETS,
     Change,
     ChangeValue,
     GenerationConfig,
@@ -123,8 +124,11 @@ REJECTED: list[tuple[str, ChangeValue, str]] = [
     ("record", "pause", "must be one of start"),
     ("bank", 0, "whole number"),
     ("bank", 1.5, "whole number"),
-    ("scene.store", None, "name or 1-based index"),
-    ("scene.store", 7, "scene index must be 1..3"),
+    ("scene.store", None, "name or a 1-based index in 1..3"),
+    ("scene.store", 7, "name or a 1-based index in 1..3"),
+    ("scene.store", "9", "name or a 1-based index in 1..3"),
+    ("scene.store", "  ", "name or a 1-based index in 1..3"),
+    ("scene.store", True, "name or a 1-based index in 1..3"),
 ]
 
 
@@ -338,8 +342,10 @@ def test_scene_store_by_index_replaces_or_appends() -> None:
     assert p.apply(Change("scene.store", 1), 0.0) is None
     assert p.scenes[0].name == "intro" and p.scenes[0].glide == 2.0
     assert p.scenes[0].weights[1] == 0.3
-    assert p.apply(Change("scene.store", 3), 0.0) is None
+    assert p.apply(Change("scene.store", 3.0), 0.0) is None
     assert p.scenes[2].name == "scene 3"
+    assert p.apply(Change("scene.store", "4"), 0.0) is None
+    assert p.scenes[3].name == "scene 4"
 
 
 def test_scene_store_mid_glide_stores_the_destination() -> None:
@@ -422,11 +428,12 @@ def test_restore_takes_good_parts_and_reports_bad_ones() -> None:
 
 
 # --- properties ------------------------------------------------------------------------------
-TARGETS = [f"slot.{n}.weight" for n in range(1, 6)] + [
+TARGETS = [f"slot.{n}.{f}" for n in range(0, 7) for f in ("weight", "text")] + [
     *(f"config.{n}" for n in CONFIG_SPECS),
-    "crossfader",
-    "master_volume",
-    "scene.recall",
+    *SIMPLE_TARGETS,
+    "config.nope",
+    "slot.1",
+    "",
 ]
 VALUES = st.one_of(
     st.none(),
@@ -449,7 +456,7 @@ VALUES = st.one_of(
         max_size=40,
     )
 )
-def test_state_always_stays_in_range(
+def test_state_always_stays_in_range_and_apply_never_raises(
     changes: list[tuple[str, ChangeValue, float | None, float]],
 ) -> None:
     """Whatever arrives, weights, config and crossfader stay inside their ranges."""

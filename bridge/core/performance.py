@@ -429,16 +429,11 @@ class Performance:
         return None
 
     def _apply_store(self, change: Change, now: float) -> str | None:
-        key = change.value
-        index = self.find_scene(key)
-        if index is None and (key is None or isinstance(key, bool)):
-            return "scene.store needs a scene name or 1-based index"
-        if index is None and not isinstance(key, str):
-            number = _number(key)
-            if number is None or number != len(self.scenes) + 1:
-                return f"scene index must be 1..{len(self.scenes) + 1}"
+        where = self._store_slot(change.value)
+        if isinstance(where, str):
+            return where
+        index, name = where
         old = self.scenes[index] if index is not None else None
-        name = old.name if old else (str(key) if isinstance(key, str) else f"scene {key}")
         scene = SceneSpec(
             name=name,
             weights={n: self._target_weight(n) for n in range(1, len(self.slots) + 1)},
@@ -452,6 +447,19 @@ class Performance:
         self.stored_scenes.add(name)
         self.scene = name
         return None
+
+    def _store_slot(self, key: ChangeValue) -> tuple[int | None, str] | str:
+        """(index to replace or None to append, name) for scene.store, or why not."""
+        index = self.find_scene(key)
+        if index is not None:
+            return index, self.scenes[index].name
+        if isinstance(key, str) and key.strip() and not key.strip().isdigit():
+            return None, key.strip()  # a new name
+        number = int(key) if isinstance(key, str) and key.strip().isdigit() else _number(key)
+        if isinstance(key, bool) or number != len(self.scenes) + 1:
+            count = len(self.scenes) + 1
+            return f"scene.store needs a scene name or a 1-based index in 1..{count}"
+        return None, f"scene {len(self.scenes) + 1}"
 
     def _target_weight(self, number: int) -> float:
         """Where slot ``number`` is heading (a glide's end), else where it is."""
