@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     async def watch() -> None:
-        async for snapshot in client.snapshots(host, port, token, changes, timeout=3600):
+        stream = client.snapshots(host, port, token, changes, args.timeout, idle=None)
+        async for snapshot in stream:
             if args.json:
                 print(json.dumps(snapshot), flush=True)
             else:

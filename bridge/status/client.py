@@ -26,8 +26,12 @@ async def snapshots(
     token: str | None = None,
     changes: Sequence[Change] = (),
     timeout: float = 5.0,
+    idle: float | None = 5.0,
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Yield every snapshot the daemon sends, after sending ``changes``."""
+    """Yield every snapshot the daemon sends, after sending ``changes``.
+
+    ``timeout`` bounds the connection; ``idle`` (None: forever) the wait for a message.
+    """
     where = f"{host}:{port}"
     host_part = f"[{host}]" if ":" in host else host
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -40,7 +44,7 @@ async def snapshots(
             await ws.send(json.dumps({"type": "snapshot", "id": "first"}))
             first = True
             while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                message = json.loads(await asyncio.wait_for(ws.recv(), idle))
                 if message.get("type") == "error":
                     raise BridgeError(f"status: the daemon refused: {message.get('message')}")
                 if message.get("type") != "snapshot" or message.get("data") is None:
@@ -85,7 +89,7 @@ async def fetch(
     timeout: float = 5.0,
 ) -> dict[str, Any]:
     """The current snapshot, taken after ``changes`` were applied."""
-    stream = snapshots(host, port, token, changes, timeout)
+    stream = snapshots(host, port, token, changes, timeout, idle=timeout)
     try:
         return await anext(stream)
     finally:
