@@ -470,6 +470,25 @@ async def test_status_command_uses_the_token_from_the_environment(
     assert "slots" in capsys.readouterr().out
 
 
+async def test_status_command_watch_follows_changes_until_the_daemon_goes(
+    served: tuple[Rig, StatusServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--watch --json`` prints a line per snapshot; when the daemon stops, one clear error."""
+    rig, server = served
+    args = _args("--status", f"127.0.0.1:{server.port}", "--watch", "--json")
+    watcher = asyncio.create_task(asyncio.to_thread(status_command.run, args))
+    await asyncio.sleep(0.5)
+    rig.perf.apply(Change("crossfader", 0.125), 0.0)
+    server.notify()
+    await asyncio.sleep(0.5)
+    await server.close()
+    with pytest.raises(BridgeError, match="closed the connection"):
+        await asyncio.wait_for(watcher, 5)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["performance"]["crossfader"] == 0.5
+    assert lines[-1]["performance"]["crossfader"] == 0.125
+
+
 async def test_status_command_without_a_daemon_is_one_clear_error() -> None:
     """Nobody listening: a BridgeError that says how to start the daemon."""
     server = StatusServer("127.0.0.1", 0, None, dict, print)
