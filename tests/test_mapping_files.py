@@ -112,6 +112,13 @@ def test_performance_uses_a_profile_and_overrides_by_source(tmp_path: Path) -> N
     assert any(p.name == "nanokontrol2.toml" for p in m.files)
 
 
+def test_binding_without_bank_replaces_the_profile_binding_in_every_bank() -> None:
+    """A performance binding with no bank wins over the profile's bank 1 and bank 2 ones."""
+    m = loads('use = "nanokontrol2"\n[[bind]]\ncontrol = "fader2"\ntarget = "crossfader"\n')
+    fader2 = [b for b in m.bindings if b.label == "nanoKONTROL2 fader2"]
+    assert [(b.bank, b.target) for b in fader2] == [(None, "crossfader")]
+
+
 def test_example_performance_is_valid_and_merges_by_number() -> None:
     """The shipped example set passes check; its 4 scenes replace the profile's first 4,
     its 8 slots the profile's first 8, and its config overrides the defaults."""

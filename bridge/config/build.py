@@ -5,8 +5,9 @@ Pure: takes ``FileData`` (from ``bridge.config.schema``), in load order (profile
 
 Merge rules (later files win): controllers and their named controls by controller name;
 prompt slots and scenes by number; config fields and crossfader keys one by one;
-bindings by (controller, source, bank): a later file's binding on the same source
-replaces the earlier one, while two on the same source in one file are an error.
+bindings by source: a later file's binding replaces earlier bindings that the same
+message could reach (same controller, message and overlapping channel and bank), while
+two such bindings in one file are an error.
 """
 
 from __future__ import annotations
@@ -86,32 +87,30 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     s.scenes = [scenes[n] for n in sorted(scenes)]
     s.banks = _banks(files)
     _check_scene_slots(files, s.slots)
-    chosen: dict[tuple[Any, ...], Binding] = {}
+    chosen: list[Binding] = []
     for fd in files:
-        seen: dict[tuple[Any, ...], RawBind] = {}
-        rb: RawBind
+        added: list[tuple[Binding, RawBind]] = []
         for rb in fd.binds:
             binding = _binding(rb, s)
             if binding is None:
                 continue
-            for key in _keys(binding):
-                if key in seen:
-                    earlier = seen[key]
-                    rb.reader.problem(
-                        rb.path,
-                        f"same source as {_where(earlier)} in "
-                        + ("every bank" if key[-1] is None else f"bank {key[-1]}"),
-                        binding.source.describe(),
-                    )
-                    break
-                seen[key] = rb
-            else:
-                for key in _keys(binding):
-                    chosen.pop(key, None)
-                chosen[_keys(binding)[0]] = binding
+            clash = next((e for e in added if _overlap(e[0], binding)), None)
+            if clash is not None:
+                bank = binding.bank or clash[0].bank
+                rb.reader.problem(
+                    rb.path,
+                    f"same source as {_where(clash[1])} in "
+                    + ("every bank" if bank is None else f"bank {bank}"),
+                    binding.source.describe(),
+                )
+                continue
+            added.append((binding, rb))
+        # A later file's binding replaces earlier ones on the same source (bank overlap).
+        mine = [b for b, _ in added]
+        chosen = [b for b in chosen if not any(_overlap(b, n) for n in mine)] + mine
     for fd in files:
         problems.extend(fd.reader.problems)
-    bindings = tuple(dict.fromkeys(chosen.values()))
+    bindings = tuple(chosen)
     performance = _performance(s, config, crossfader, files)
     controllers = tuple(
         ControllerSpec(
@@ -136,16 +135,29 @@ def _where(rb: RawBind) -> str:
     return f"bind[{int(rb.path[1]) + 1}]" + (f" (line {line})" if line else "")
 
 
-def _keys(b: Binding) -> list[tuple[Any, ...]]:
-    """The physical messages a binding occupies (a 14-bit pair also takes its LSB CC)."""
+def _messages(b: Binding) -> set[tuple[str, int]]:
+    """The physical messages a binding listens to (a 14-bit pair also takes its LSB CC)."""
     src = b.source
     kind = "cc" if src.kind == "cc14" else src.kind
-    numbers = [src.number]
+    numbers = {src.number}
     if src.dec is not None:
-        numbers.append(src.dec)
+        numbers.add(src.dec)
     if src.kind == "cc14":
-        numbers.append(src.number + 32)
-    return [(b.controller, kind, src.channel, n, b.bank) for n in numbers]
+        numbers.add(src.number + 32)
+    return {(kind, n) for n in numbers}
+
+
+def _overlap(a: Binding, b: Binding) -> bool:
+    """Could one message reach both? Same controller and message, channels and banks
+    overlapping (None = every channel / every bank)."""
+    if a.controller != b.controller:
+        return False
+    ca, cb = a.source.channel, b.source.channel
+    if ca is not None and cb is not None and ca != cb:
+        return False
+    if a.bank is not None and b.bank is not None and a.bank != b.bank:
+        return False
+    return not _messages(a).isdisjoint(_messages(b))
 
 
 def _banks(files: list[FileData]) -> int:
