@@ -40,8 +40,8 @@ from bridge.engines.synth.patterns import BEATS, Controls, Event, Phrase
 from bridge.engines.synth.style import Style, blend, interpolate
 from bridge.engines.synth.voices import F32, SR
 
-CANVAS_S = 16.0  # longest note (6 s) + the beat being rendered, with room to spare
-SHIFT_S = 4.0  # move the canvas back once the head passes this point
+CANVAS_S = 10.0  # longest note (6 s) + the beat being rendered + SHIFT_S, with room to spare
+SHIFT_S = 2.0  # move the canvas back once the head passes this point
 MASTER = 0.55
 
 
@@ -132,6 +132,7 @@ class Synth:
         self._limiter.reset()
         self.position = 0  # a stopped stream starts again from nothing: bit-identical
         self._origin_frames = 0
+        self._extent = 0
         self._style = None
         self._retarget()
         self._new_context()
@@ -232,6 +233,10 @@ class Synth:
         wet = self._reverb.process(self._send[head : head + frames])
         wet_gain = 0.5 * (style["space"] if style else 0.0)
         mix = ((dry + wet * np.float32(wet_gain)) * np.float32(MASTER)).astype(np.float32)
+        drive = style["drive"] if style else 0.0
+        if drive > 0.05:  # saturation: blend in a tanh-shaped copy (the style's grit)
+            shaped = np.tanh(mix * np.float32(2.0)) * np.float32(0.5)
+            mix = (mix + np.float32(drive) * (shaped - mix)).astype(np.float32)
         self._out = np.concatenate([self._out, self._limiter.process(mix)])
         self._clock += fpb
         self.position += frames
@@ -244,16 +249,19 @@ class Synth:
         return self._origin_frames
 
     _origin_frames = 0
+    _extent = 0  # canvas frames (from the origin) that may hold sound
 
     def _maybe_shift(self) -> None:
         """Slide the canvas back so the head stays near the start (tails move with it)."""
         head = self.position - self._origin_frames
         if head < SHIFT_S * SR:
             return
-        self._canvas[:-head] = self._canvas[head:]
-        self._canvas[-head:] = 0.0
-        self._send[:-head] = self._send[head:]
-        self._send[-head:] = 0.0
+        used = max(self._extent, head)  # only the written part needs moving
+        self._canvas[: used - head] = self._canvas[head:used]
+        self._canvas[used - head : used] = 0.0
+        self._send[: used - head] = self._send[head:used]
+        self._send[used - head : used] = 0.0
+        self._extent = used - head
         self._origin_frames = self.position
 
     def _tone(self, style: Style, fpb: float) -> instruments.Tone:
@@ -288,6 +296,7 @@ class Synth:
             offset = head + round((event.start - self._beat) * fpb)
             sound = instruments.render(event, tone)
             end = min(offset + len(sound), len(self._canvas))
+            self._extent = max(self._extent, end)
             self._canvas[offset:end] += sound[: end - offset]
             send = instruments.SENDS.get(event.layer, 0.0)
             if send:
@@ -296,6 +305,7 @@ class Synth:
             bright_q = voices._q(tone.brightness, 8)
             air = voices.texture(bright_q, self.position, frames)
             self._canvas[head : head + frames] += air * np.float32(0.05 * tone.texture)
+            self._extent = max(self._extent, head + frames)
 
     # --- status ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

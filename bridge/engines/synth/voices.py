@@ -97,11 +97,12 @@ def oscillator(table: F32, hz: float, frames: int) -> F32:
     return out
 
 
+@lru_cache(maxsize=512)
 def envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
     """Attack (s), exponential decay (s) to ``sustain``, release after ``gate`` frames.
 
     The release falls over the remaining frames (the caller sizes the note to include it),
-    so every note ends at exactly zero: no clicks.
+    so every note ends at exactly zero: no clicks. Cached (notes repeat): read-only.
     """
     t = np.arange(frames, dtype=np.float32) / SR
     a = max(attack, 1e-3)
@@ -110,7 +111,9 @@ def envelope(frames: int, attack: float, decay: float, sustain: float, gate: int
     rel = frames - gate
     if rel > 0:
         env[gate:] *= np.linspace(1.0, 0.0, rel, dtype=np.float32) ** 2
-    return env.astype(np.float32)
+    out = env.astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 # --- drums -----------------------------------------------------------------------------
@@ -206,7 +209,10 @@ def texture_loop(bright_q: int) -> F32:
 def texture(bright_q: int, start: int, frames: int) -> F32:
     """``frames`` of the loop from absolute stream position ``start``."""
     loop = texture_loop(bright_q)
-    idx = (start + np.arange(frames)) % TEXTURE_FRAMES
+    first = start % TEXTURE_FRAMES
+    if first + frames <= TEXTURE_FRAMES:
+        return loop[first : first + frames]
+    idx = (first + np.arange(frames)) % TEXTURE_FRAMES
     out: F32 = loop[idx]
     return out
 
