@@ -66,3 +66,21 @@ def test_check_command_exit_codes_and_output() -> None:
         timeout=60,
     )
     assert (good.returncode, good.stdout) == (0, "")
+
+
+def test_check_command_checks_rig_files_and_missing_files(tmp_path: Path) -> None:
+    """A file of rig settings is checked as a rig file; a missing file is one problem."""
+    rig = tmp_path / "rig.toml"
+    rig.write_text('engine = "synth"\nlatency = "fast"\n', encoding="utf-8")
+    missing = tmp_path / "missing.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "check", str(rig), str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{rig}:2: latency: ")
+    assert lines[1] == f"{missing}: cannot read {missing}: No such file or directory"
