@@ -152,3 +152,26 @@ def test_nrpn_ccs_are_plain_when_not_asked_for() -> None:
 def test_other_messages_map_one_to_one(event: MidiEvent, expected: Input) -> None:
     """Notes, bends, aftertouch and program changes become one input each."""
     assert feed(Assembler(), event) == [expected]
+
+
+def test_pure_modules_import_no_io() -> None:
+    """The assembly, mapper and its helpers import no I/O library, thread or clock."""
+    import ast
+    from pathlib import Path
+
+    import bridge.core
+
+    forbidden = {"mido", "rtmidi", "websockets", "sounddevice", "asyncio", "threading", "time"}
+    forbidden |= {"socket", "os", "tomllib"}
+    core = Path(bridge.core.__file__).parent
+    names = ["midi", "mapping", "mapper", "transform", "encoders", "takeover", "tempo"]
+    for name in names:
+        tree = ast.parse((core / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""]
+            else:
+                continue
+            assert not {m.split(".")[0] for m in mods} & forbidden, (name, mods)
