@@ -448,7 +448,7 @@ VALUES = st.one_of(
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(TARGETS),
+            st.sampled_from(TARGETS) | st.text(max_size=12).map(lambda t: f"slot.{t}.weight"),
             VALUES,
             st.none() | st.floats(0, 5),
             st.floats(0, 0.5),

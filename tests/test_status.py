@@ -517,7 +517,7 @@ def test_parse_address(text: str, expected: tuple[str, int]) -> None:
     assert parse_address(text) == expected
 
 
-@pytest.mark.parametrize("text", ["host:", "host:http", "1.2.3.4:70000", ""])
+@pytest.mark.parametrize("text", ["host:", "host:http", "1.2.3.4:70000", "", "h:²"])
 def test_parse_address_rejects_bad_ports(text: str) -> None:
     """A bad port is a ValueError naming the allowed range."""
     with pytest.raises(ValueError, match=r"0\.\.65535"):

@@ -234,7 +234,8 @@ class Performance:
             slot = self._slot_at(parts[1])
             if slot is None:
                 return None
-            return slot.weight if parts[2] == "weight" else slot.text
+            fields: dict[str, ChangeValue] = {"weight": slot.weight, "text": slot.text}
+            return fields.get(parts[2])
         if parts[0] == "config" and len(parts) == 2 and parts[1] in CONFIG_SPECS:
             value: ChangeValue = getattr(self.config, parts[1])
             return value
@@ -289,7 +290,7 @@ class Performance:
         return handler(self, change, now)
 
     def _slot_at(self, text: str) -> Slot | None:
-        if not text.isdigit() or not 1 <= int(text) <= len(self.slots):
+        if not text.isdecimal() or not 1 <= int(text) <= len(self.slots):
             return None
         return self.slots[int(text) - 1]
 
@@ -397,7 +398,7 @@ class Performance:
     # --- scenes ----------------------------------------------------------------------
     def find_scene(self, key: ChangeValue) -> int | None:
         """The 0-based index of the scene called ``key`` or numbered ``key`` (1-based)."""
-        if isinstance(key, str) and not key.strip().isdigit():
+        if isinstance(key, str) and not key.strip().isdecimal():
             names = [s.name for s in self.scenes]
             if key in names:
                 return names.index(key)
@@ -453,9 +454,9 @@ class Performance:
         index = self.find_scene(key)
         if index is not None:
             return index, self.scenes[index].name
-        if isinstance(key, str) and key.strip() and not key.strip().isdigit():
+        if isinstance(key, str) and key.strip() and not key.strip().isdecimal():
             return None, key.strip()  # a new name
-        number = int(key) if isinstance(key, str) and key.strip().isdigit() else _number(key)
+        number = int(key) if isinstance(key, str) and key.strip().isdecimal() else _number(key)
         if isinstance(key, bool) or number != len(self.scenes) + 1:
             count = len(self.scenes) + 1
             return f"scene.store needs a scene name or a 1-based index in 1..{count}"

@@ -95,7 +95,7 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
     if not sep:
         host, port_text = "", text.strip()
     host = host.strip("[]") or default_host
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not (port_text.isascii() and port_text.isdecimal()) or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"status address {text!r}: port must be a number in 0..65535")
     return host, int(port_text)
 
