@@ -51,7 +51,7 @@ from bridge.core.types import (
     Update,
     WeightedPrompt,
 )
-from bridge.errors import BridgeError, SessionClosed, SessionRejected
+from bridge.errors import BridgeError, ConfigError, SessionClosed, SessionRejected
 from bridge.logs import RedactingAdapter, redact, register_secret
 from bridge.protocol import backoff, codec, rotation
 
@@ -126,6 +126,8 @@ class LyriaEngine:
         rng: random.Random | None = None,
     ) -> None:
         self.url = _check_url(url)
+        if not model or not model.strip():
+            raise ConfigError("engine model must not be empty (default: models/lyria-realtime-exp)")
         self.model = codec.normalize_model(model)
         self._key = api_key
         if api_key:
@@ -145,6 +147,7 @@ class LyriaEngine:
         self._config: SetConfig | None = None
         self._playing = False
         self._filtered: dict[str, str] = {}
+        self._seen_unknown: set[str] = set()
         # sessions
         self._live: list[_Session] = []  # every open session that receives updates
         self._opened: set[_Session] = set()  # every session not yet closed
@@ -346,7 +349,7 @@ class LyriaEngine:
 
     async def _read(self, session: _Session) -> None:
         """Decode frames; audio goes to the bounded queue (a full queue pauses the socket)."""
-        decoder = codec.ServerDecoder()
+        decoder = codec.ServerDecoder(self._seen_unknown)  # unknown keys: once per engine
         try:
             async for frame in session.ws:
                 for event in decoder.receive(frame):
@@ -643,9 +646,9 @@ def create(**options: Any) -> LyriaEngine:
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise ValueError(f"engine url must be ws://HOST[:PORT]/PATH or wss://..., got {url!r}")
+        raise ConfigError(f"engine url must be ws://HOST[:PORT]/PATH or wss://..., got {url!r}")
     if "key=" in parts.query:
-        raise ValueError("engine url must not carry the API key; use GEMINI_API_KEY or a key file")
+        raise ConfigError("engine url must not carry the API key; use GEMINI_API_KEY or a key file")
     return url
 
 
