@@ -87,6 +87,7 @@ class FaultServer:
         speed: float = 4.0,
         first_audio_delay: float = 0.0,
         base_freq: float = 300.0,
+        port: int = 0,
     ) -> None:
         self.faults = faults or []
         self.session_limit = session_limit
@@ -96,7 +97,7 @@ class FaultServer:
         self.base_freq = base_freq
         self.connections: list[Connection] = []
         self.server: Server | None = None
-        self.port = 0
+        self.port = port
         self.new_connection = asyncio.Event()
 
     @property
@@ -105,7 +106,7 @@ class FaultServer:
 
     async def __aenter__(self) -> FaultServer:
         self.server = await serve(
-            self._handle, "127.0.0.1", 0, compression=None, logger=_SERVER_LOG
+            self._handle, "127.0.0.1", self.port, compression=None, logger=_SERVER_LOG
         )
         self.port = int(next(iter(self.server.sockets)).getsockname()[1])
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -300,3 +301,26 @@ async def test_without_rotation_a_session_end_leaves_a_gap():
         await engine.close()
     assert worst > 0.1
     assert status["reconnects"] >= 1
+
+
+async def test_server_down_at_boot_then_up_streams_without_waiting_for_the_stagger():
+    """A headless rig that boots before the server: start() keeps retrying in the
+    background, and refused connections do not count as session starts (no 10 s stagger)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateMusic"
+    engine = create(url=url, api_key=KEY, stagger=10.0, backoff_cap=0.2)
+    await engine.apply(PROMPTS)
+    await engine.apply(Control(Playback.PLAY))
+    await engine.start()  # does not raise: it keeps trying
+    await asyncio.sleep(0.5)
+    assert engine.status()["state"] in ("connecting", "reconnecting")
+    assert "cannot connect" in engine.status()["last_error"]
+    async with FaultServer(port=port) as server:
+        t0 = time.monotonic()
+        await take(engine, 3)
+        elapsed = time.monotonic() - t0
+        await engine.close()
+    assert elapsed < 2.0
+    assert replayed(server, 0)[:2] == ["setup", "clientContent"] and "PLAY" in replayed(server, 0)

@@ -274,10 +274,11 @@ class LyriaEngine:
         """Connect, send setup, wait for setupComplete, replay the state, start the tasks."""
         loop = asyncio.get_running_loop()
         await asyncio.sleep(rotation.stagger_wait(self._last_start, loop.time(), self.stagger))
-        self._last_start = loop.time()
         if self._current is None:
             self._stats["state"] = "connecting"
         ws = await self._connect()
+        # A session start is the setup frame: a refused TCP connection does not count.
+        self._last_start = loop.time()
         try:
             await self._handshake(ws)
         except BaseException:
