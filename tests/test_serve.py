@@ -272,3 +272,26 @@ async def test_several_clients_at_once_each_get_their_own_session(served: Served
     assert len(served.engines) == 3
     for entries, text in zip(results, texts, strict=True):
         assert peak_hz(samples_of(entries)) == pytest.approx(frequency_of(text), abs=2)
+
+
+class FailingEngine(SineEngine):
+    """Fails after two chunks, like an engine whose model crashed."""
+
+    async def chunks(self) -> AsyncIterator[Any]:
+        for _ in range(2):
+            yield self.render()
+        raise RuntimeError("model crashed")
+
+
+async def test_engine_failure_closes_the_session_with_1011():
+    """An engine that fails ends the session with 1011 (retryable), not a hung socket."""
+    _, server = await start_server(lambda: FailingEngine(0.05), "127.0.0.1", 0)
+    async with server:
+        ws = await open_session(f"ws://127.0.0.1:{bound_port(server)}{PATH}")
+        await ws.send(prompts("x"))
+        await ws.send(PLAY)
+        assert len(await audio_frames(ws, 2)) == 2
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert info.value.rcvd is not None
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "engine failed: RuntimeError")
