@@ -45,7 +45,7 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 from bridge.engines.base import Engine
-from bridge.logs import RedactingAdapter
+from bridge.logs import RedactingAdapter, register_secret
 from bridge.protocol import codec
 
 log = logging.getLogger("bridge.server")
@@ -70,6 +70,8 @@ class LyriaServer:
     def __init__(self, factory: EngineFactory, *, api_key: str | None = None) -> None:
         self._factory = factory
         self._api_key = api_key
+        if api_key:
+            register_secret(api_key)  # websockets logs request headers at DEBUG level
         self.connections = 0  # currently open sessions
 
     async def start(
