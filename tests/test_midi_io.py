@@ -193,9 +193,13 @@ def test_virtual_port_takes_input_from_a_sequencer(jack_server: Any) -> None:
         assert target, names
         out = backend.open_output(target[0])
         try:
-            out.send(mido.Message("control_change", channel=0, control=74, value=33))
+            # JACK makes the new connection live at a cycle boundary: resend until it is
+            for _ in range(40):
+                out.send(mido.Message("control_change", channel=0, control=74, value=33))
+                if await h.until(lambda: len(h.events) >= 1, 0.05):
+                    break
             out.send(mido.Message("clock"))
-            assert await h.until(lambda: len(h.events) >= 2, 2)
+            assert await h.until(lambda: any(e.kind == "clock" for e in h.events), 2)
         finally:
             out.close()
 

@@ -115,6 +115,14 @@ def list_outputs() -> list[OutputDevice]:
     ]
 
 
+def default_output_available() -> bool:
+    """Whether ``output="default"`` would find a device (False without PortAudio too)."""
+    try:
+        return bool(list_outputs())
+    except DeviceError:
+        return False
+
+
 def select_output(spec: str | int, devices: Sequence[OutputDevice]) -> OutputDevice:
     """Pick by index, exact name, then unique-first case-insensitive substring."""
     text = str(spec).strip()
