@@ -85,6 +85,11 @@ class Synth:
         self._phrase: Phrase | None = None
         self._events: tuple[Event, ...] = ()
         self._context_pending = True
+        self._origin_frames = 0  # absolute frame of canvas index 0
+        self._extent = 0  # canvas frames (from index 0) that may hold sound
+        self.bpm = 120  # of the current context (bpm/scale change only with a new context)
+        self.tonic = 0
+        self.minor = False
         self._stop()
 
     # --- updates ---------------------------------------------------------------------
@@ -223,7 +228,7 @@ class Synth:
         style = self._style
         fpb = 60.0 * SR / (self.bpm if style is not None else 120)
         frames = round(self._clock + fpb) - self.position
-        head = self.position - self._canvas_origin
+        head = self.position - self._origin_frames
         if style is not None:
             if self._beat == 0:
                 self._start_bar()
@@ -243,13 +248,6 @@ class Synth:
         self._beat = (self._beat + 1) % BEATS
         self._bar += self._beat == 0
         self._maybe_shift()
-
-    @property
-    def _canvas_origin(self) -> int:
-        return self._origin_frames
-
-    _origin_frames = 0
-    _extent = 0  # canvas frames (from the origin) that may hold sound
 
     def _maybe_shift(self) -> None:
         """Slide the canvas back so the head stays near the start (tails move with it)."""
@@ -320,10 +318,6 @@ class Synth:
             "bassline": self._phrase.bassline if self._phrase else None,
             "position_s": round(self.position / SR, 3),
         }
-
-    bpm = 120
-    tonic = 0
-    minor = False
 
 
 class SynthEngine:
