@@ -225,3 +225,16 @@ def test_send_to_unknown_controller_is_an_error() -> None:
     hub = MidiHub(api="jack", virtual=None)
     with pytest.raises(DeviceError, match="no controller named 'x'"):
         hub.send("x", MidiEvent("cc"))
+
+
+def test_only_this_adapter_imports_rtmidi() -> None:
+    """Layering: bridge/io/midi.py is the one module that imports python-rtmidi."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "bridge"
+    pattern = re.compile(r"^\s*(import|from)\s+rtmidi\b", re.MULTILINE)
+    users = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())
+    )
+    assert users == ["io/midi.py"]

@@ -323,3 +323,15 @@ def test_default_output_available_with_jack(jack_server) -> None:  # type: ignor
     from bridge.audio.player import default_output_available
 
     assert default_output_available()
+
+
+def test_only_the_player_imports_sounddevice() -> None:
+    """Layering: bridge/audio/player.py is the one module that imports sounddevice."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "bridge"
+    pattern = re.compile(r"^\s*(import|from)\s+sounddevice\b", re.MULTILINE)
+    users = sorted(
+        str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())
+    )
+    assert users == ["audio/player.py"]

@@ -296,12 +296,19 @@ class MidiHub:
 
     # --- polling and hot-plug ------------------------------------------------------------
     async def _poll_forever(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self._poll_seconds)
             try:
                 await self.poll_once()
-            except Exception:  # a flaky enumeration must not kill MIDI for good
-                log.exception("MIDI port poll failed")
+            except Exception as exc:  # a flaky enumeration must not kill MIDI for good
+                if not failing:  # once per outage, not four times a second
+                    log.error("MIDI port poll failed (retrying): %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("MIDI port poll works again")
+                failing = False
 
     async def poll_once(self) -> None:
         """Enumerate ports (off the loop), reopen/close controllers, report changes."""
