@@ -476,6 +476,8 @@ class Player:
     # --- recording -------------------------------------------------------------------
     def start_recording(self, path: str | Path, fmt: SampleFormat = "int16") -> None:
         """Record everything played from now on (post-gain) to a WAV file."""
+        if self._record_ring is None:
+            raise DeviceError("start the player before recording (the device rate decides)")
         self.stop_recording()
         self._begin_recording(WavRecorder(path, rate=self.rate, channels=2, fmt=fmt))
 
