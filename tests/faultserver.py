@@ -67,6 +67,7 @@ class Connection:
     headers: dict[str, str]
     frames: list[Any] = field(default_factory=list)
     chunks_sent: int = 0
+    close_code: int | None = None  # as seen by the server, once closed
 
     def kinds(self) -> list[str]:
         """The top-level key of each frame, PLAY/PAUSE spelled out for playback controls."""
@@ -127,6 +128,9 @@ class FaultServer:
         fault = self.fault(conn.index)
         with contextlib.suppress(ConnectionClosed):
             await self._session(ws, conn, fault)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ws.wait_closed(), 5)
+        conn.close_code = ws.close_code
 
     async def _session(self, ws: ServerConnection, conn: Connection, fault: Fault) -> None:
         conn.frames.append(json.loads(await ws.recv()))
@@ -169,6 +173,8 @@ class FaultServer:
         first = True
         while True:
             if not (state["playing"] and state["prompts"]):
+                if ws.close_code is not None:
+                    return  # the client left while nothing was streaming
                 await asyncio.sleep(0.01)
                 continue
             if first and self.first_audio_delay:

@@ -324,3 +324,24 @@ async def test_server_down_at_boot_then_up_streams_without_waiting_for_the_stagg
         await engine.close()
     assert elapsed < 2.0
     assert replayed(server, 0)[:2] == ["setup", "clientContent"] and "PLAY" in replayed(server, 0)
+
+
+async def test_rotation_while_paused_swaps_sessions_and_resumes_on_play():
+    """Paused sessions rotate too (no crossfade needed); old ones are closed with 1000, and
+    PLAY later plays from the newest session with the whole state."""
+    async with FaultServer() as server:
+        engine = create(url=server.url, api_key=KEY, **{**FAST, "rotate_after": 0.3})
+        await engine.apply(PROMPTS)
+        await engine.start()
+        await engine.apply(CONFIG)
+        await asyncio.sleep(1.2)
+        await engine.apply(Control(Playback.PLAY))
+        chunks = await take(engine, 3)
+        status = engine.status()
+        await engine.close()
+        await asyncio.sleep(0.1)
+    assert status["rotations"] >= 2 and status["reconnects"] == 0
+    streamed = [c for c in server.connections if c.chunks_sent]
+    assert streamed and all(c.kinds()[:4] == FULL_STATE for c in streamed)
+    assert all(c.close_code == 1000 for c in server.connections)
+    assert len(chunks) == 3
