@@ -42,7 +42,7 @@ def _q(value: float, steps: int) -> int:
 
 
 # --- wavetables ------------------------------------------------------------------------
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)  # 16 KB each: at most 4 MB
 def wavetable(shape_q: int, note: int, cutoff_q: int, formant: int = -1) -> F32:
     """One band-limited cycle for ``note`` (midi), closed with a guard sample.
 
@@ -97,12 +97,25 @@ def oscillator(table: F32, hz: float, frames: int) -> F32:
     return out
 
 
-@lru_cache(maxsize=512)
 def envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
+    """The amplitude envelope of a note (see ``_envelope``); short ones come from a cache."""
+    if frames <= SR // 2:  # drums, bass and lead notes repeat; long pad notes are few
+        return _cached_envelope(frames, attack, decay, sustain, gate)
+    return _envelope(frames, attack, decay, sustain, gate)
+
+
+@lru_cache(maxsize=64)  # at most 96 KB each: 6 MB
+def _cached_envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
+    out = _envelope(frames, attack, decay, sustain, gate)
+    out.flags.writeable = False
+    return out
+
+
+def _envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
     """Attack (s), exponential decay (s) to ``sustain``, release after ``gate`` frames.
 
     The release falls over the remaining frames (the caller sizes the note to include it),
-    so every note ends at exactly zero: no clicks. Cached (notes repeat): read-only.
+    so every note ends at exactly zero: no clicks.
     """
     t = np.arange(frames, dtype=np.float32) / SR
     a = max(attack, 1e-3)
@@ -111,8 +124,7 @@ def envelope(frames: int, attack: float, decay: float, sustain: float, gate: int
     rel = frames - gate
     if rel > 0:
         env[gate:] *= np.linspace(1.0, 0.0, rel, dtype=np.float32) ** 2
-    out = env.astype(np.float32)
-    out.flags.writeable = False
+    out: F32 = env.astype(np.float32)
     return out
 
 
@@ -128,7 +140,7 @@ def _shaped_noise(frames: int, lo: float, hi: float, seed: int) -> F32:
     return (out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)  # ~86 KB each
 def kick(note: int, decay_q: int, bright_q: int, thin: bool = False) -> F32:
     """A pitch-swept sine tuned to ``note`` with a click whose tone follows brightness.
 
@@ -148,7 +160,7 @@ def kick(note: int, decay_q: int, bright_q: int, thin: bool = False) -> F32:
     return (body * fade).astype(np.float32)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)
 def snare(note: int, acoustic_q: int, bright_q: int) -> F32:
     """Snare (acoustic) blended with a clap (electronic); noise band follows brightness."""
     frames = int(0.35 * SR)
@@ -164,7 +176,7 @@ def snare(note: int, acoustic_q: int, bright_q: int) -> F32:
     return (out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=18)
 def hat(open_: bool, bright_q: int) -> F32:
     """High-passed noise; brightness lifts the band, open hats ring longer."""
     frames = int((0.4 if open_ else 0.09) * SR)
@@ -176,7 +188,7 @@ def hat(open_: bool, bright_q: int) -> F32:
     return (noise * env).astype(np.float32)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=32)
 def perc(note: int, acoustic_q: int) -> F32:
     """A tuned conga/tom (acoustic) or a short shaker tick (electronic)."""
     frames = int(0.3 * SR)
@@ -192,17 +204,17 @@ def perc(note: int, acoustic_q: int) -> F32:
 
 
 # --- texture ---------------------------------------------------------------------------
-TEXTURE_FRAMES = 1 << 17  # ~2.7 s loop
+TEXTURE_FRAMES = 1 << 16  # ~1.4 s loop, 0.5 MB per colour
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=9)
 def texture_loop(bright_q: int) -> F32:
     """A seamless stereo noise loop ``[TEXTURE_FRAMES, 2]``: air whose colour follows brightness."""
     hi = 600.0 * 2.0 ** (bright_q / 2.0)
     left = _shaped_noise(TEXTURE_FRAMES, 150.0, hi, _NOISE_SEED + 7)
     right = _shaped_noise(TEXTURE_FRAMES, 150.0, hi, _NOISE_SEED + 8)
     t = np.arange(TEXTURE_FRAMES) / TEXTURE_FRAMES
-    swell = (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)).astype(np.float32)  # 2 swells per loop
+    swell = (0.6 + 0.4 * np.sin(2 * np.pi * t)).astype(np.float32)  # one swell per loop
     return np.stack([left * swell, right * swell], axis=1)
 
 
