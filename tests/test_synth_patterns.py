@@ -178,3 +178,27 @@ def test_backbone_survives_every_variant() -> None:
     for index in range(1, 20):
         v = patterns.variant(template, 3, "four_floorkick", index)
         assert all(v[s] == 1.0 for s in (0, 4, 8, 12))
+
+
+def test_the_synth_core_is_pure() -> None:
+    """Only engine.py touches asyncio; the rest of the synth and bridge.analysis do no I/O."""
+    import ast
+    from pathlib import Path
+
+    bridge = Path(__file__).resolve().parent.parent / "bridge"
+    impure = {"asyncio", "socket", "threading", "time", "os", "sounddevice", "mido", "wave"}
+    files = [*sorted((bridge / "engines" / "synth").glob("*.py")), bridge / "analysis.py"]
+    offenders = {}
+    for path in files:
+        if path.name in ("engine.py", "__init__.py"):
+            continue
+        roots = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                roots.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                roots.add(node.module.split(".")[0])
+        if roots & impure:
+            offenders[path.name] = roots & impure
+    assert offenders == {}
+    assert len(files) >= 7

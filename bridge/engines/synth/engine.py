@@ -302,7 +302,12 @@ class Synth:
         if tone.texture > 0:
             bright_q = voices._q(tone.brightness, 8)
             air = voices.texture(bright_q, self.position, frames)
-            self._canvas[head : head + frames] += air * np.float32(0.05 * tone.texture)
+            # A slow swell (8 s period), ramped across the beat so the level never jumps.
+            ends = (self.position, self.position + frames)
+            start, stop = (0.7 + 0.3 * float(np.sin(2 * np.pi * p / (8 * SR))) for p in ends)
+            ramp = np.linspace(start, stop, frames, dtype=np.float32)[:, None]
+            ramp = ramp * np.float32(0.05 * tone.texture)
+            self._canvas[head : head + frames] += air * ramp
             self._extent = max(self._extent, head + frames)
 
     # --- status ----------------------------------------------------------------------

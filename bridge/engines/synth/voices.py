@@ -209,13 +209,15 @@ TEXTURE_FRAMES = 1 << 16  # ~1.4 s loop, 0.5 MB per colour
 
 @lru_cache(maxsize=9)
 def texture_loop(bright_q: int) -> F32:
-    """A seamless stereo noise loop ``[TEXTURE_FRAMES, 2]``: air whose colour follows brightness."""
+    """A seamless stereo noise loop ``[TEXTURE_FRAMES, 2]``: air whose colour follows brightness.
+
+    Steady on purpose: the engine adds a slow swell tied to the stream position, so the
+    loop length is never heard as a rhythm.
+    """
     hi = 600.0 * 2.0 ** (bright_q / 2.0)
     left = _shaped_noise(TEXTURE_FRAMES, 150.0, hi, _NOISE_SEED + 7)
     right = _shaped_noise(TEXTURE_FRAMES, 150.0, hi, _NOISE_SEED + 8)
-    t = np.arange(TEXTURE_FRAMES) / TEXTURE_FRAMES
-    swell = (0.6 + 0.4 * np.sin(2 * np.pi * t)).astype(np.float32)  # one swell per loop
-    return np.stack([left * swell, right * swell], axis=1)
+    return np.stack([left, right], axis=1)
 
 
 def texture(bright_q: int, start: int, frames: int) -> F32:
