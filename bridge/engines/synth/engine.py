@@ -42,7 +42,7 @@ from bridge.engines.synth.voices import F32, SR
 
 CANVAS_S = 10.0  # longest note (6 s) + the beat being rendered + SHIFT_S, with room to spare
 SHIFT_S = 2.0  # move the canvas back once the head passes this point
-MASTER = 0.55
+MASTER = 0.7
 
 
 def resolve_seed(config_seed: int | None, engine_seed: int | None) -> int:

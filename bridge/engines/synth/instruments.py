@@ -89,7 +89,7 @@ def bass(event: Event, tone: Tone) -> F32:
     pluck = np.exp(-t / 0.06)
     sound = body + pluck * (edge - body)
     env = voices.envelope(frames, 0.004, 0.35, 0.75, gate)
-    gain = np.float32(0.32 * event.velocity * tone.bass)
+    gain = np.float32(0.24 * event.velocity * tone.bass)
     return _pan(sound * env * gain, 0.0)
 
 
@@ -102,7 +102,7 @@ def pad(event: Event, tone: Tone) -> F32:
     hz = voices.midi_hz(event.pitch)
     detune = 2.0 ** (7.0 / 1200.0)
     env = voices.envelope(frames, 0.05 + 0.25 * (1 - tone.pad_tone), 1.5, 0.8, gate)
-    gain = np.float32(0.13 * event.velocity * tone.pads)
+    gain = np.float32(0.15 * event.velocity * tone.pads)
     left = voices.oscillator(table, hz / detune, frames) * env * gain
     right = voices.oscillator(table, hz * detune, frames) * env * gain
     return np.stack([left, right], axis=1)
@@ -122,7 +122,7 @@ def lead(event: Event, tone: Tone) -> F32:
         env = voices.envelope(frames, 0.004, 0.22, 0.3, gate)
     sound = voices.oscillator(table, voices.midi_hz(event.pitch), frames) * env
     pan = 0.3 if event.pitch % 2 else -0.3
-    return _pan(sound * np.float32(0.22 * event.velocity * tone.lead), pan)
+    return _pan(sound * np.float32(0.26 * event.velocity * tone.lead), pan)
 
 
 def render(event: Event, tone: Tone) -> F32:
