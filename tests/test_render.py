@@ -179,3 +179,14 @@ def test_render_works_with_the_lyria_engine(tmp_path: Path) -> None:
     near, _ = asyncio.run(render("synth", prompts, config, 3.0, chunk_seconds=1.0))
     assert far.shape == near.shape == (3 * 48_000, 2)
     assert np.abs(far - near).max() <= 1.5 / 32767
+
+
+def test_lyria_without_a_key_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--engine lyria against Google with no API key is one clear error, not a long wait."""
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    code = main(["render", "--engine", "lyria", "--prompt", "funk", str(tmp_path / "o.wav")])
+    assert code == 1
+    assert "needs an API key" in capsys.readouterr().err

@@ -163,9 +163,16 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The synth takes a chunk length; a websocket engine takes a URL and the API key."""
     if args.engine == "synth":
         return {"chunk_seconds": args.chunk_seconds}
+    from bridge.errors import SecretError
     from bridge.secrets import load_api_key
 
-    options: dict[str, Any] = {"api_key": load_api_key(args.key_file)}
+    key = load_api_key(args.key_file)
+    local = bool(args.url) and args.url.startswith(("ws://127.", "ws://localhost", "ws://[::1]"))
+    if key is None and not local:
+        raise SecretError(
+            f"the {args.engine} engine needs an API key: set GEMINI_API_KEY or give --key-file"
+        )
+    options: dict[str, Any] = {"api_key": key}
     if args.url:
         options["url"] = args.url
     return options
