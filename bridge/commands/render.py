@@ -179,8 +179,13 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.engines import ENGINES
+
     if not args.seconds > 0:
         raise BridgeError(f"--seconds must be positive (got {args.seconds})")
+    if args.engine not in ENGINES:
+        allowed = ", ".join(sorted(ENGINES))
+        raise BridgeError(f"unknown engine {args.engine!r} (allowed: {allowed})")
     options = engine_options(args)
     output = Path(args.output)
     if not output.parent.is_dir():
