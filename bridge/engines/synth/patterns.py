@@ -177,7 +177,7 @@ class Phrase:
 
 
 def pool_size(top_k: int) -> int:
-    """The candidate pool per layer for ``top_k`` (1 -> 1, 40 -> 11, 1000 -> 20)."""
+    """The candidate pool per layer for ``top_k`` (1 -> 1, 40 -> 12, 1000 -> 20)."""
     return max(1, min(20, 1 + round(2 * np.log2(max(top_k, 1)))))
 
 
