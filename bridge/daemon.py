@@ -36,7 +36,7 @@ from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.types import AudioChunk, Change, ChangeValue, Control, MidiEvent, Playback, Update
 from bridge.engines.base import Engine
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
 from bridge.rig import RigSettings, load_rig
 from bridge.state import load_snapshot, save_snapshot
@@ -164,7 +164,13 @@ class Daemon:
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
         if self.parts.hub is not None:
-            await self.parts.hub.start(loop, self.on_midi, self._on_controller)
+            try:
+                await self.parts.hub.start(loop, self.on_midi, self._on_controller)
+            except DeviceError as exc:
+                # A rig without a MIDI system still plays its saved state and obeys the
+                # status API; the performer sees why the knobs are dead.
+                log.error("MIDI unavailable, continuing without controllers: %s", exc)
+                self.parts.hub = None
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
@@ -182,8 +188,7 @@ class Daemon:
         )
         code = 0
         if failed.done() and failed.exception() is None and failed.result() is not None:
-            exc = failed.result()
-            log.error("%s", exc)
+            log.error("stopping: %s", failed.result())
             code = 1
         failed.cancel()
         await self._shutdown()
@@ -238,10 +243,13 @@ class Daemon:
             now = self.clock()
             self.perf.tick(now)
             self.outbox.sync(self.perf, now)
-            for update in self.outbox.poll(now):
+            updates = self.outbox.poll(now)
+            for update in updates:
                 self._local_playback(update)
                 await engine.apply(update)
                 self.counters.updates += 1
+            if updates and self._status_server is not None:
+                self._status_server.notify()  # glides move weights with no Change
             self._send_feedback()
             deadlines = [d for d in (self.perf.next_deadline(), self.outbox.next_deadline()) if d]
             timeout = max(0.0, min(deadlines) - self.clock()) if deadlines else None
@@ -394,6 +402,7 @@ class Daemon:
             "audio": self.parts.player.stats(),
             "controllers": hub.present() if hub is not None else {},
             "bank": self.mapper.bank,
+            "outbox": {"silenced": self.outbox.silenced, "wire": self.outbox.wire_state},
             "counters": {
                 "changes": self.counters.changes,
                 "updates": self.counters.updates,

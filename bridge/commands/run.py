@@ -20,7 +20,7 @@ from bridge.core.mapping import MappingSet
 from bridge.daemon import Daemon, Parts
 from bridge.engines import create_engine
 from bridge.engines.base import Engine
-from bridge.errors import SecretError
+from bridge.errors import ConfigError, SecretError
 from bridge.rig import RigSettings, load_rig, merge
 
 log = logging.getLogger("promptbridge")
@@ -203,18 +203,15 @@ def make_hub(settings: RigSettings, mapping: MappingSet) -> Any:
 
 
 def make_status_factory(settings: RigSettings) -> Any:
-    from bridge.status.server import StatusServer
+    from bridge.status.server import StatusServer, parse_address
 
-    host, _, port = (settings.status or "").rpartition(":")
+    try:
+        host, port = parse_address(settings.status or "")
+    except ValueError as exc:
+        raise ConfigError(f"--status {settings.status!r}: {exc}") from None
 
     def factory(snapshot: Any, control: Any) -> Any:
-        return StatusServer(
-            host or "127.0.0.1",
-            int(port),
-            settings.status_token,
-            snapshot=snapshot,
-            control=control,
-        )
+        return StatusServer(host, port, settings.status_token, snapshot=snapshot, control=control)
 
     return factory
 

@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds of audio per chunk, like Google's service (default: 2.0)",
     )
+    parser.add_argument(
+        "--ahead",
+        type=float,
+        default=2.0,
+        help="stream at most this many chunks ahead of real time, like the real service "
+        "(default: 2; 0 = as fast as the client reads)",
+    )
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
 
 
@@ -58,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0.05 <= args.chunk_seconds <= 10.0:
         raise ConfigError(f"--chunk-seconds must be in 0.05..10, got {args.chunk_seconds:g}")
     factory = _factory(args.engine, chunk_seconds=args.chunk_seconds)
-    asyncio.run(_serve(factory, args.host, args.port, api_key, context, args.engine))
+    ahead = args.ahead if args.ahead > 0 else None
+    asyncio.run(_serve(factory, args.host, args.port, api_key, context, args.engine, ahead))
     return 0
 
 
@@ -108,11 +116,14 @@ async def _serve(
     api_key: str | None,
     context: ssl.SSLContext | None,
     name: str,
+    ahead: float | None = None,
 ) -> None:
     from bridge.server import PATHS, bound_port, start_server
 
     try:
-        _, server = await start_server(factory, host, port, api_key=api_key, ssl_context=context)
+        _, server = await start_server(
+            factory, host, port, api_key=api_key, ssl_context=context, ahead=ahead
+        )
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     scheme = "wss" if context else "ws"

@@ -67,9 +67,15 @@ EngineFactory = Callable[[], Engine]
 class LyriaServer:
     """Serves ``factory()`` engines (one per connection) over the Lyria wire protocol."""
 
-    def __init__(self, factory: EngineFactory, *, api_key: str | None = None) -> None:
+    def __init__(
+        self, factory: EngineFactory, *, api_key: str | None = None, ahead: float | None = None
+    ) -> None:
         self._factory = factory
         self._api_key = api_key
+        # How many chunks ahead of real time a session may stream (None: as fast as the
+        # socket takes them). A client that reads slowly would otherwise let the kernel's
+        # receive buffer fill with many seconds of audio, and every knob would lag by them.
+        self.ahead = ahead
         if api_key:
             register_secret(api_key)  # websockets logs request headers at DEBUG level
         self.connections = 0  # currently open sessions
@@ -124,7 +130,7 @@ class LyriaServer:
         self.connections += 1
         try:
             await ws.send(codec.encode_setup_complete())
-            await _Session(ws, engine).run()
+            await _Session(ws, engine, self.ahead).run()
         except ConnectionClosed:
             pass
         finally:
@@ -135,9 +141,10 @@ class LyriaServer:
 class _Session:
     """The state of one connection: what the client asked for, and its two tasks."""
 
-    def __init__(self, ws: ServerConnection, engine: Engine) -> None:
+    def __init__(self, ws: ServerConnection, engine: Engine, ahead: float | None = None) -> None:
         self.ws = ws
         self.engine = engine
+        self.ahead = ahead
         self.prompts: tuple[WeightedPrompt, ...] = ()
         self.config = GenerationConfig()
         self.playing = False
@@ -197,20 +204,21 @@ class _Session:
             self.can_stream.clear()
 
     async def _stream(self) -> None:
-        """Stream; an engine failure ends the session with 1011 (the client reconnects)."""
-        try:
-            await self._stream_chunks()
-        except (ConnectionClosed, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            log.exception("serve: the engine failed")
-            await self.ws.close(1011, f"engine failed: {type(exc).__name__}"[:MAX_REASON])
-
-    async def _stream_chunks(self) -> None:
-        """Send chunks while playing; pull the engine only when the socket took the last one."""
+        """Send chunks while playing, at most ``ahead`` chunks ahead of real time (like the
+        real service, which generates about as fast as it plays)."""
+        loop = asyncio.get_running_loop()
         chunks = self.engine.chunks()
+        played_until = loop.time()  # when the client will have played all we sent
+        size = 0.0  # seconds per chunk, learnt from the first one
         while True:
             await self.can_stream.wait()
+            played_until = max(played_until, loop.time())
+            early = played_until - loop.time() - (self.ahead or 0.0) * size
+            if self.ahead is not None and early > 0:
+                # Pull the engine as late as possible: a change sent meanwhile is heard
+                # in the very next chunk.
+                await asyncio.sleep(early)
+                continue
             chunk = await anext(chunks, None)
             if chunk is None:
                 await self.ws.close(1011, "engine stopped")
@@ -219,6 +227,8 @@ class _Session:
                 continue  # paused while the engine was generating: drop the stale chunk
             meta = codec.source_metadata(self.prompts, self.config)
             await self.ws.send(codec.encode_audio(chunk, meta))
+            size = chunk.seconds
+            played_until += chunk.seconds
 
 
 async def _refuse(ws: ServerConnection, reason: str) -> None:
@@ -250,9 +260,10 @@ async def start_server(
     *,
     api_key: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    ahead: float | None = None,
 ) -> tuple[LyriaServer, Server]:
     """Start serving; returns the LyriaServer and the listening websockets Server."""
-    lyria = LyriaServer(factory, api_key=api_key)
+    lyria = LyriaServer(factory, api_key=api_key, ahead=ahead)
     return lyria, await lyria.start(host, port, ssl_context)
 
 
