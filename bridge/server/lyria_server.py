@@ -204,6 +204,16 @@ class _Session:
             self.can_stream.clear()
 
     async def _stream(self) -> None:
+        """Stream; an engine failure ends the session with 1011 (the client reconnects)."""
+        try:
+            await self._stream_chunks()
+        except (ConnectionClosed, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            log.exception("serve: the engine failed")
+            await self.ws.close(1011, f"engine failed: {type(exc).__name__}"[:MAX_REASON])
+
+    async def _stream_chunks(self) -> None:
         """Send chunks while playing, at most ``ahead`` chunks ahead of real time (like the
         real service, which generates about as fast as it plays)."""
         loop = asyncio.get_running_loop()
