@@ -304,3 +304,26 @@ async def test_engine_failure_closes_the_session_with_1011():
             await asyncio.wait_for(ws.recv(), 5)
     assert info.value.rcvd is not None
     assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "engine failed: RuntimeError")
+
+
+@pytest.mark.parametrize("ahead", [2.0, None])
+async def test_streaming_is_paced_to_real_time_plus_ahead(ahead: float | None):
+    """With ``ahead`` = 2 chunks, 1 s of 0.05 s chunks takes about 0.9 s to arrive (real
+    time minus what may run ahead); without pacing it arrives as fast as it is read."""
+    _, server = await start_server(
+        lambda: SineEngine(chunk_seconds=0.05), "127.0.0.1", 0, ahead=ahead
+    )
+    async with server:
+        ws = await open_session(f"ws://127.0.0.1:{bound_port(server)}{PATH}")
+        await ws.send(prompts("tick"))
+        await ws.send(PLAY)
+        t0 = time.monotonic()
+        await audio_frames(ws, 20)
+        elapsed = time.monotonic() - t0
+        await ws.send(json.dumps({"playbackControl": "PAUSE"}))
+        await drain_until_quiet(ws, 0.2)
+        await ws.close()
+    if ahead is None:
+        assert elapsed < 0.5
+    else:
+        assert 0.85 <= elapsed < 1.5

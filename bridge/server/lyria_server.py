@@ -11,9 +11,11 @@ Per connection::
     reader: clientContent / musicGenerationConfig / playbackControl ─▶ engine.apply
     streamer: while playing with prompts: engine chunk ─▶ serverContent (binary JSON frame)
 
-Backpressure: the streamer pulls the next chunk from the engine only after the previous one
-was handed to the socket, and ``send`` waits while the socket's write buffer is full, so a
-paused or slow client holds at most about two chunks per connection. A malformed client
+Pacing and backpressure: like the real service, a session streams at most ``ahead``
+chunks (default 2) ahead of real time, pulling the engine as late as possible so a change
+is heard in the next chunk; ``ahead=None`` streams as fast as the client reads. Either
+way the engine is pulled only after the previous chunk was handed to the socket, whose
+send buffer is kept small, so a paused or slow client costs no memory. A malformed client
 frame closes the connection with 1007 and a reason; prompts the server refuses (empty
 text) are answered with ``filteredPrompt`` and left out.
 """
