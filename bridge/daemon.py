@@ -132,7 +132,7 @@ class Daemon:
             self.parts.player.gain = float(change.value)
         elif change.target == "record":
             self._record(change.value)
-        self.outbox.sync(self.perf, now)
+        # the outbox syncs once per control-task wake (set below), not once per change
         self._dirty_since = self._dirty_since or now
         for observer in self.on_change:
             observer(change)
@@ -163,14 +163,6 @@ class Daemon:
         self.outbox.poll(self.clock())  # the replay already sent the current state
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
-        if self.parts.hub is not None:
-            try:
-                await self.parts.hub.start(loop, self.on_midi, self._on_controller)
-            except DeviceError as exc:
-                # A rig without a MIDI system still plays its saved state and obeys the
-                # status API; the performer sees why the knobs are dead.
-                log.error("MIDI unavailable, continuing without controllers: %s", exc)
-                self.parts.hub = None
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
@@ -180,6 +172,7 @@ class Daemon:
             asyncio.create_task(self._files_task(), name="files"),
             asyncio.create_task(self._state_task(), name="state"),
             asyncio.create_task(self._watchdog_task(), name="watchdog"),
+            asyncio.create_task(self._midi_task(loop), name="midi"),
         ]
         failed = asyncio.create_task(self._first_failure())
         await asyncio.wait(
@@ -204,7 +197,13 @@ class Daemon:
         return None
 
     async def _shutdown(self) -> None:
-        """Fade out, close the session (1000), finish the WAV, save state: within 2 s."""
+        """Fade out, close the session (1000), finish the WAV, save state: within 2 s.
+
+        The closers run concurrently (each bounded), so a slow one (a JACK client, a
+        session that won't answer its close frame) cannot push the exit past systemd's
+        or the performer's patience.
+        """
+        started = self.clock()
         self.notifier.stopping()
         player = self.parts.player
         with contextlib.suppress(Exception):
@@ -213,21 +212,22 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.parts.engine.close(), timeout=1.0)
+        closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
-            with contextlib.suppress(Exception):
-                await self._status_server.close()
+            closers.append(self._status_server.close())
         if self.parts.hub is not None:
-            with contextlib.suppress(Exception):
-                await self.parts.hub.close()
-        with contextlib.suppress(Exception):
-            player.close()
+            closers.append(self.parts.hub.close())
+        results = await asyncio.gather(
+            *(asyncio.wait_for(c, timeout=1.2) for c in closers), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.debug("while stopping: %r", result)
         if self.parts.recorder is not None:
             with contextlib.suppress(Exception):
                 self.parts.recorder.close()
         self._save_state()
-        log.info("stopped")
+        log.info("stopped in %.2f s", self.clock() - started)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -269,6 +269,19 @@ class Daemon:
         elif update.action is Playback.STOP:
             player.fade_out()
             player.flush()
+
+    async def _midi_task(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the controllers beside the audio (opening JACK/ALSA clients takes a while)."""
+        hub = self.parts.hub
+        if hub is None:
+            return
+        try:
+            await hub.start(loop, self.on_midi, self._on_controller)
+        except DeviceError as exc:
+            # A rig without a MIDI system still plays its saved state and obeys the
+            # status API; the performer sees why the knobs are dead.
+            log.error("MIDI unavailable, continuing without controllers: %s", exc)
+            self.parts.hub = None
 
     async def _audio_task(self) -> None:
         """Engine chunks → player; the player's high mark is the backpressure."""

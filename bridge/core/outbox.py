@@ -101,6 +101,8 @@ class Outbox:
         self._synced_at = now
         if perf is not self._perf:  # a new Performance (e.g. after a reload) counts from 0
             self._perf, self._seen_seq = perf, 0
+        if perf.control_seq == self._seen_seq:
+            return  # no new control: skip scanning the log (up to 256 entries) per change
         for seq, action in perf.controls:
             if seq > self._seen_seq:
                 self._controls.append(action)
@@ -175,11 +177,17 @@ class Outbox:
 
     # --- rules -----------------------------------------------------------------------
     def _prompt_due(self, now: float) -> bool:
-        changed = bool(self._prompts) and self._prompts != self._sent_prompts
-        return changed and now >= self._prompt_at + self.interval
+        # the clock first: during a knob storm most polls fall inside the interval
+        if now < self._prompt_at + self.interval or not self._prompts:
+            return False
+        return self._prompts is not self._sent_prompts and self._prompts != self._sent_prompts
 
     def _config_dirty(self) -> bool:
-        return self._config is not None and self._config != self._sent_config
+        # identity first: comparing two configs field by field is the slow path
+        config = self._config
+        return (
+            config is not None and config is not self._sent_config and config != self._sent_config
+        )
 
     def _reset_pending(self) -> bool:
         if self._config is None or self._context is None:

@@ -9,7 +9,9 @@ Everything the performer controls lives here, as plain data, changed only by
   ``lo..hi``). The *effective* weight is the base weight times the crossfader gain of the
   slot's deck: deck A slots get ``cos(x·π/2)``, deck B slots ``sin(x·π/2)`` (equal power),
   slots in neither deck (or in both) get 1. ``wire_prompts()`` is the effective mix with
-  zero weights and blank texts dropped, and texts the model filtered left out.
+  zero weights and blank texts dropped, and texts the model filtered left out. It is
+  asked for after every change (the Outbox compares it), so it is cached per slot: a
+  change rebuilds only the entries it touched (``_touch``), not all sixteen.
 * **Glides** are linear ramps of a numeric lane (``slot.N.weight`` or ``crossfader``)
   from its current value to a target over ``duration`` seconds. They start on
   ``scene.recall`` (Change.glide, else the scene's own glide) or on any slot/crossfader
@@ -187,6 +189,12 @@ class Performance:
         self._deck_a = frozenset(spec.deck_a)
         self._deck_b = frozenset(spec.deck_b)
         self._last_tick = float("-inf")
+        # wire_prompts cache: one entry per slot (None: left out), the slots to rebuild
+        # (None: all) and the assembled tuple (None: reassemble).
+        self._wire_entries: list[WeightedPrompt | None] = []
+        self._wire_stale: set[int] | None = None
+        self._wire: tuple[WeightedPrompt, ...] | None = None
+        self._wire_filtered = 0
 
     @staticmethod
     def _slot(spec: SlotSpec) -> Slot:
@@ -219,13 +227,34 @@ class Performance:
 
     def wire_prompts(self) -> tuple[WeightedPrompt, ...]:
         """The prompt set for the model: effective weights, rounded, zeros/blanks dropped."""
-        prompts = []
-        for number, slot in enumerate(self.slots, start=1):
-            weight = round(self.effective_weight(number), WEIGHT_DIGITS)
-            text = slot.text.strip()
-            if weight > 0 and text and text not in self.filtered:
-                prompts.append(WeightedPrompt(text, weight))
-        return tuple(prompts)
+        if len(self.filtered) != self._wire_filtered:  # filtered is public: a cheap guard
+            self._touch()
+        if self._wire is not None:
+            return self._wire
+        if self._wire_stale is None:
+            self._wire_entries = [self._wire_entry(n) for n in range(1, len(self.slots) + 1)]
+        else:
+            for number in self._wire_stale:
+                self._wire_entries[number - 1] = self._wire_entry(number)
+        self._wire_stale = set()
+        self._wire_filtered = len(self.filtered)
+        self._wire = tuple(filter(None, self._wire_entries))  # C speed; entries are truthy
+        return self._wire
+
+    def _wire_entry(self, number: int) -> WeightedPrompt | None:
+        weight = round(self.effective_weight(number), WEIGHT_DIGITS)
+        text = self.slots[number - 1].text.strip()
+        if weight > 0 and text and text not in self.filtered:
+            return WeightedPrompt(text, weight)
+        return None
+
+    def _touch(self, number: int | None = None) -> None:
+        """Slot ``number`` (None: every slot) changed: its wire entry must be rebuilt."""
+        self._wire = None
+        if number is None:
+            self._wire_stale = None
+        elif self._wire_stale is not None:
+            self._wire_stale.add(number)
 
     def get(self, target: str) -> ChangeValue:
         """The current value of ``target`` (what the mapper's takeover compares with)."""
@@ -276,6 +305,7 @@ class Performance:
     def mark_filtered(self, text: str) -> None:
         """The model filtered ``text``: leave it out of the wire set from now on."""
         self.filtered.add(text.strip())
+        self._touch()
 
     def _dispatch(self, change: Change, now: float) -> str | None:
         target, value = change.target, change.value
@@ -306,16 +336,18 @@ class Performance:
             self._start_glide(f"slot.{number}.weight", end, change.glide or 0.0, now)
             return None
         if field == "text":
-            return self._apply_text(slot, change.value)
+            return self._apply_text(slot, int(number), change.value)
         return "unknown slot field (weight, text)"
 
-    def _apply_text(self, slot: Slot, value: ChangeValue) -> str | None:
+    def _apply_text(self, slot: Slot, number: int, value: ChangeValue) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool) and slot.texts:
             slot.text = slot.texts[min(max(value, 0), len(slot.texts) - 1)]
+            self._touch(number)
             return None
         if not isinstance(value, str):
             return "text must be a string (or a 0-based index into the slot's texts)"
         slot.text = value
+        self._touch(number)
         return None
 
     def _start_glide(self, lane: str, end: float, duration: float, now: float) -> None:
@@ -335,8 +367,11 @@ class Performance:
     def _set_lane(self, lane: str, value: float) -> None:
         if lane == "crossfader":
             self.crossfader = value
+            self._touch()
         else:
-            self.slots[int(lane.split(".")[1]) - 1].weight = value
+            number = int(lane.split(".")[1])
+            self.slots[number - 1].weight = value
+            self._touch(number)
 
     def _apply_config(self, name: str, value: ChangeValue) -> str | None:
         spec = CONFIG_SPECS.get(name)
@@ -424,6 +459,7 @@ class Performance:
         for number, text in scene.texts.items():
             if 1 <= number <= len(self.slots):
                 self.slots[number - 1].text = text
+                self._touch(number)
         for name, value in scene.config.items():
             self._apply_config(name, value)
         self.scene = scene.name
@@ -553,6 +589,7 @@ class Performance:
         if isinstance(scene, str) and self.find_scene(scene) is not None:
             self.scene = scene
         self.filtered |= {t for t in _list(snapshot.get("filtered")) if isinstance(t, str)}
+        self._touch()
 
     def _restore_scene(self, item: Any, problems: list[str]) -> None:
         try:
