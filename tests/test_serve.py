@@ -127,6 +127,7 @@ async def test_api_key_is_required_when_configured(caplog: pytest.LogCaptureFixt
     """With an API key, a missing or wrong key gets 403; the header or ?key= is accepted;
     the key never shows in the server's DEBUG logs (websockets logs request headers)."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="websockets")  # the CLI may have quietened it
     state = Served()
     _, server = await start_server(state.factory, "127.0.0.1", 0, api_key="s3cret-key")
     url = f"ws://127.0.0.1:{bound_port(server)}{PATH}"
