@@ -18,7 +18,16 @@ counters and recording behave the same headless). No match: ``DeviceError`` list
 output devices. The device runs at 48 kHz when it supports it, else at its default rate.
 ``channels``: the 1-based device outputs for left and right (``(3, 4)``), or one for mono.
 
-Threads: the PortAudio callback (or the clock thread) only copies from the ring buffer,
+The device lives in a child process (``python -m bridge.audio.player``), which is the
+only place PortAudio is initialised: when the audio server (jackd, PipeWire) goes away
+under an open stream, PortAudio hangs in stop/close and aborts at exit
+(``pa_jack.c: Terminate``), and cannot be re-initialised in the same process. The child
+just plays frames from a shared-memory ring (a memfd); the player's pump thread renders
+into it. When the child reports the stream died, or exits, the output is *lost*: the
+pump goes on at real time without a device (the set continues, recording included) and
+starts a new child every 0.5 s until the same output opens again, then fades back in.
+
+Threads: the pump thread (or the clock thread) only copies from the ring buffer,
 applies the gain envelope in preallocated arrays and copies the result to the record
 ring; it never blocks, logs or locks. The loop side (``feed``, ``wants_more``, ``tick``)
 adapts the target level (``bridge.audio.jitter``) and logs underruns (rate-limited). A
@@ -28,7 +37,13 @@ writer thread drains the record ring into the ``WavRecorder``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import mmap
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -51,6 +66,13 @@ log = logging.getLogger(__name__)
 _MAX_BLOCK = 8192  # larger callback blocks are split (no allocation in the callback)
 _NONE_BLOCK = 512  # block size of the headless clock sink (~10.7 ms at 48 kHz)
 _RECORD_SECONDS = 10.0  # record ring: the writer thread may stall this long without loss
+
+_SHM_FRAMES = 8192  # the ring shared with the device child
+_SHM_TARGET = 3072  # frames kept queued for the device (~64 ms at 48 kHz): GIL hiccups
+_PUMP_BLOCK = 256  # frames rendered per step by the pump thread
+_HDR = 8  # int64 slots before the samples: written, read, device xruns
+_REOPEN_EVERY = 0.5  # seconds between attempts to reopen a lost output
+_CHILD_TIMEOUT = 15.0  # seconds a device child may take to answer
 
 # callback states
 _BUFFERING, _PLAYING, _CONCEALING = 0, 1, 2
@@ -87,6 +109,8 @@ class PlayerStats:
     played_seconds: float
     recording: str | None
     record_error: str | None
+    output_lost: bool = False  # the device went away; reopening is being tried
+    output_losses: int = 0  # times the device went away (e.g. jackd restarted)
 
 
 def _sd() -> Any:
@@ -180,7 +204,7 @@ class Player:
         self._gain = float(gain)
         self._device: OutputDevice | None = None
         self.rate = SAMPLE_RATE
-        self._stream: Any = None
+        self._link: _DeviceLink | None = None
         self._sink: _ClockSink | None = None
         self._resampler: Any = None
         self._level = jitter.start_level(self._preset, time.monotonic())
@@ -231,33 +255,13 @@ class Player:
             self._sink = _ClockSink(self)
             self._sink.start()
             return
-        devices = list_outputs()
-        dev = (
-            _default_output(devices)
-            if str(self._output).lower() == "default"
-            else select_output(self._output, devices)
-        )
         width = max(self._map)
-        if width > dev.channels:
-            raise DeviceError(
-                f"audio output {dev.name!r} has {dev.channels} channels; "
-                f"channel {width} does not exist"
-            )
-        self._device = dev
-        self.rate = self._pick_rate(dev, width)
+        link = _DeviceLink(self, str(self._output), width)
+        self.rate, self._device = link.open()
         self._allocate(width)
-        self._open_stream(dev, width)
-
-    def _pick_rate(self, dev: OutputDevice, width: int) -> int:
-        """48 kHz when the device takes it, else its default rate (we resample)."""
-        sd = _sd()
-        try:
-            sd.check_output_settings(
-                device=dev.index, samplerate=SAMPLE_RATE, channels=width, dtype="float32"
-            )
-            return SAMPLE_RATE
-        except Exception:  # PortAudioError or ValueError: the rate is not supported
-            return round(dev.default_rate)
+        self._link = link
+        link.start()
+        log.info("audio out: %s at %d Hz, outputs %s", self._device.name, self.rate, self._map)
 
     def _allocate(self, width: int) -> None:
         """Every buffer the callback touches is made here, once."""
@@ -273,27 +277,6 @@ class Player:
         self._record_ring = Ring(round(_RECORD_SECONDS * self.rate))
         if self.rate != SAMPLE_RATE:
             self._resampler = soxr.ResampleStream(SAMPLE_RATE, self.rate, 2, dtype="float32")
-
-    def _open_stream(self, dev: OutputDevice, width: int) -> None:
-        sd = _sd()
-
-        def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
-            if status.output_underflow:
-                self._xruns += 1
-            self._render(outdata, frames)
-
-        try:
-            self._stream = sd.OutputStream(
-                device=dev.index,
-                samplerate=self.rate,
-                channels=width,
-                dtype="float32",
-                callback=callback,
-            )
-            self._stream.start()
-        except Exception as exc:  # PortAudioError: translate at the boundary
-            raise DeviceError(f"cannot open audio output {dev}: {exc}") from None
-        log.info("audio out: %s at %d Hz, outputs %s", dev.name, self.rate, self._map)
 
     # --- the audio thread ------------------------------------------------------------
     def _render(self, out: npt.NDArray[np.float32], frames: int) -> None:
@@ -467,10 +450,12 @@ class Player:
             target_seconds=round(self._level.target, 3),
             high_mark_seconds=round(self._level.high_mark, 3),
             underruns=self._underruns,
-            device_xruns=self._xruns,
+            device_xruns=self._xruns + (self._link.xruns if self._link else 0),
             played_seconds=round(self._played / self.rate, 3),
             recording=None if self._recorder is None else str(self._recorder.path),
             record_error=self.record_error,
+            output_lost=self._link.lost if self._link else False,
+            output_losses=self._link.losses if self._link else 0,
         )
 
     # --- recording -------------------------------------------------------------------
@@ -543,10 +528,9 @@ class Player:
         self._close_now()
 
     def _close_now(self) -> None:
-        if self._stream is not None:
-            self._stream.stop()
-            self._stream.close()
-            self._stream = None
+        if self._link is not None:
+            self._link.stop()
+            self._link = None
         if self._sink is not None:
             self._sink.stop()
             self._sink = None
@@ -580,3 +564,273 @@ class _ClockSink:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+
+class _DeviceChild:
+    """One device process: ``python -m bridge.audio.player --device-child ...``.
+
+    It answers one JSON line (``{"ok": ...}`` or ``{"error": ...}``), then ``{"lost": ...}``
+    if its stream dies; a reader thread keeps the answers so nobody waits on the pipe.
+    """
+
+    def __init__(self, fd: int, spec: str, width: int, rate: int) -> None:
+        argv = [str(fd), spec, str(width), str(rate)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge.audio.player", "--device-child", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # JACK prints a line per failed connect while polling
+            pass_fds=(fd,),
+            text=True,
+        )
+        self.reply: dict[str, Any] | None = None
+        self.ended = threading.Event()  # the stream died or the process is gone
+        self.replied = threading.Event()
+        threading.Thread(target=self._read, name="audio-child", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if self.reply is None:
+                    self.reply = message
+                    self.replied.set()
+                elif "lost" in message:
+                    self.ended.set()
+        self.proc.stdout.close()
+        if self.reply is None:
+            self.reply = {"error": f"audio process exited ({self.proc.wait()})"}
+            self.replied.set()
+        self.ended.set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask for a clean close; kill it when the server is gone and close hangs."""
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("stop\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.ended.wait(2)  # the reader closes stdout at EOF
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+
+
+class _DeviceLink:
+    """The player's side of the device child: the shared ring, the pump, the reopening."""
+
+    def __init__(self, player: Player, spec: str, width: int) -> None:
+        self._player = player
+        self._spec = spec
+        self._width = width
+        self._fd = os.memfd_create("promptbridge-audio")
+        size = _HDR * 8 + _SHM_FRAMES * width * 4
+        os.ftruncate(self._fd, size)
+        self._mm = mmap.mmap(self._fd, size)
+        self._hdr = np.frombuffer(self._mm, dtype=np.int64, count=_HDR)
+        self._data = np.frombuffer(self._mm, dtype=np.float32, offset=_HDR * 8).reshape(
+            _SHM_FRAMES, width
+        )
+        self._scratch = np.zeros((_NONE_BLOCK, width), dtype=np.float32)
+        self._child: _DeviceChild | None = None
+        self._rate = 0
+        self._xruns_before = 0  # xruns counted by children that are gone
+        self.lost = False
+        self.losses = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audio-pump", daemon=True)
+
+    @property
+    def xruns(self) -> int:
+        return self._xruns_before + int(self._hdr[2])
+
+    def open(self) -> tuple[int, OutputDevice]:
+        """Start the first child and wait for it: (rate, device) or DeviceError."""
+        child = self._spawn(0)
+        if not child.replied.wait(_CHILD_TIMEOUT):
+            child.stop(0.1)
+            raise DeviceError(f"audio output {self._spec!r} did not open within {_CHILD_TIMEOUT} s")
+        reply = child.reply or {}
+        if "ok" not in reply:
+            child.stop(0.5)
+            raise DeviceError(str(reply.get("error", "audio output failed to open")))
+        self._child = child
+        self._rate = int(reply["rate"])
+        return self._rate, OutputDevice(**reply["ok"])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        # drop the views first: an mmap with live numpy views cannot close
+        self._hdr = np.zeros(_HDR, dtype=np.int64)
+        self._data = np.zeros((0, self._width), dtype=np.float32)
+        with contextlib.suppress(OSError, BufferError):
+            self._mm.close()
+        os.close(self._fd)
+
+    def _spawn(self, rate: int) -> _DeviceChild:
+        self._hdr[:] = 0  # a fresh ring for a fresh child
+        return _DeviceChild(self._fd, self._spec, self._width, rate)
+
+    # --- the pump thread ------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            child = self._child
+            if child is not None and not child.ended.is_set():
+                self._pump()
+            else:
+                self._without_device(child)
+
+    def _pump(self) -> None:
+        """Keep ``_SHM_TARGET`` frames queued for the child; it plays them at device time."""
+        written, read = int(self._hdr[0]), int(self._hdr[1])
+        if written - read >= _SHM_TARGET:
+            time.sleep(0.002)
+            return
+        start = written % _SHM_FRAMES
+        n = min(_PUMP_BLOCK, _SHM_FRAMES - start)
+        self._player._render(self._data[start : start + n], n)
+        self._hdr[0] = written + n  # published after the copy: the child never reads ahead
+
+    def _without_device(self, dead: _DeviceChild | None) -> None:
+        """The output is gone: play on at real time into nowhere; retry every 0.5 s."""
+        if dead is not None:
+            self._xruns_before += int(self._hdr[2])
+            dead.stop(0.5)
+            self._child = None
+            self.lost = True
+            self.losses += 1
+            log.warning(
+                "audio output %s lost; playing on without it, reopening when it is back",
+                self._spec,
+            )
+        since = time.monotonic()
+        deadline = since
+        period = _NONE_BLOCK / self._rate
+        trial: _DeviceChild | None = None
+        next_try = since
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if trial is None and now >= next_try:
+                trial = self._spawn(self._rate)
+            if trial is not None and trial.replied.is_set():
+                if "ok" in (trial.reply or {}) and not trial.ended.is_set():
+                    self._resume(trial, time.monotonic() - since)
+                    return
+                trial.stop(0.5)
+                trial, next_try = None, time.monotonic() + _REOPEN_EVERY
+            self._player._render(self._scratch, _NONE_BLOCK)
+            deadline += period
+            delay = deadline - time.monotonic()
+            if delay < -1.0:
+                deadline = time.monotonic()
+            elif delay > 0:
+                self._stop.wait(delay)
+
+    def _resume(self, child: _DeviceChild, gone: float) -> None:
+        self._child = child
+        self.lost = False
+        self._player._env = 0.0  # fade back in: the device starts mid-signal, no click
+        log.info("audio output %s reopened after %.1f s", self._spec, gone)
+
+
+def _device_child(fd: int, spec: str, width: int, rate: int) -> int:
+    """The device process: open the output, play the shared ring, report, exit hard.
+
+    It leaves with ``os._exit`` so PortAudio's exit handler never runs against a server
+    that vanished (it would hang or abort); the kernel closes its JACK connection.
+    """
+    try:
+        devices = list_outputs()
+        dev = (
+            _default_output(devices) if spec.lower() == "default" else select_output(spec, devices)
+        )
+        if width > dev.channels:
+            raise DeviceError(
+                f"audio output {dev.name!r} has {dev.channels} channels; "
+                f"channel {width} does not exist"
+            )
+        rate = rate or _pick_rate(dev, width)
+        stream = _open_child_stream(fd, dev, width, rate)
+    except DeviceError as exc:
+        _answer({"error": str(exc)})
+        os._exit(2)
+    _answer({"ok": asdict(dev), "rate": rate})
+    threading.Thread(target=_watch_stream, args=(stream,), daemon=True).start()
+    sys.stdin.readline()  # "stop", or EOF when the player's process is gone
+    stream.stop()
+    stream.close()
+    _sd()._terminate()
+    os._exit(0)
+
+
+def _answer(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _watch_stream(stream: Any) -> None:
+    """The stream stops by itself only when its server went away: say so and leave."""
+    while stream.active:
+        time.sleep(0.05)
+    _answer({"lost": "the audio stream stopped"})
+    os._exit(3)
+
+
+def _pick_rate(dev: OutputDevice, width: int) -> int:
+    """48 kHz when the device takes it, else its default rate (the player resamples)."""
+    sd = _sd()
+    try:
+        sd.check_output_settings(
+            device=dev.index, samplerate=SAMPLE_RATE, channels=width, dtype="float32"
+        )
+        return SAMPLE_RATE
+    except Exception:  # PortAudioError or ValueError: the rate is not supported
+        return round(dev.default_rate)
+
+
+def _open_child_stream(fd: int, dev: OutputDevice, width: int, rate: int) -> Any:
+    """A stream whose callback copies from the shared ring (zeros and an xrun when empty)."""
+    sd = _sd()
+    mm = mmap.mmap(fd, 0)
+    hdr = np.frombuffer(mm, dtype=np.int64, count=_HDR)
+    data = np.frombuffer(mm, dtype=np.float32, offset=_HDR * 8).reshape(-1, width)
+    cap = data.shape[0]
+
+    def callback(out: Any, frames: int, _time: Any, status: Any) -> None:
+        written, read = int(hdr[0]), int(hdr[1])
+        n = min(frames, written - read)
+        start = read % cap
+        first = min(n, cap - start)
+        out[:first] = data[start : start + first]
+        out[first:n] = data[: n - first]
+        if n < frames:
+            out[n:] = 0.0
+        if status.output_underflow or (n < frames and written):
+            hdr[2] += 1  # the device, or the pump behind it, was late
+        hdr[1] = read + n
+
+    try:
+        stream = sd.OutputStream(
+            device=dev.index, samplerate=rate, channels=width, dtype="float32", callback=callback
+        )
+        stream.start()
+    except Exception as exc:  # PortAudioError: translate at the boundary
+        raise DeviceError(f"cannot open audio output {dev}: {exc}") from None
+    return stream
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--device-child"]:
+    _fd, _spec, _width, _rate = sys.argv[2:6]
+    raise SystemExit(_device_child(int(_fd), _spec, int(_width), int(_rate)))
