@@ -65,8 +65,11 @@ DEFAULT_URL = (
 )
 # Google's chunks are ~2 s (~512 KB as base64 JSON); websockets' default limit is 1 MiB.
 MAX_FRAME = 16 * 2**20
-SESSION_QUEUE = 4  # chunks buffered per session before the reader stops reading the socket
-OUT_QUEUE = 2  # chunks the mixer holds ahead of the consumer
+# Every chunk queued here is heard that much later after a knob moves, so the queues are
+# short: the player's jitter buffer is where audio waits, sized by --latency.
+SESSION_QUEUE = 2  # chunks buffered per session before the reader stops reading the socket
+OUT_QUEUE = 1  # chunks the mixer holds ahead of the consumer
+WS_QUEUE = 2  # frames websockets itself keeps before it stops reading the socket
 BAD_FRAME_LOG_INTERVAL = 5.0  # seconds between two "bad frame" log lines
 HEALTHY_AFTER = 5.0  # a session that lived this long resets the backoff
 
@@ -304,6 +307,7 @@ class LyriaEngine:
                 self.url,
                 additional_headers=headers,
                 max_size=MAX_FRAME,
+                max_queue=WS_QUEUE,
                 open_timeout=self.setup_timeout,
                 user_agent_header="promptbridge",
                 logger=_WS_LOG,
