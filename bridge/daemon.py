@@ -57,6 +57,8 @@ class PlayerLike(Protocol):
     def close(self) -> None: ...
     def start(self) -> None: ...
     def flush(self) -> None: ...
+    def start_recording(self, path: str | Path) -> None: ...
+    def stop_recording(self) -> None: ...
 
 
 @dataclass
@@ -131,7 +133,7 @@ class Daemon:
         elif change.target == "master_volume" and isinstance(change.value, int | float):
             self.parts.player.gain = float(change.value)
         elif change.target == "record":
-            self._record(change.value)
+            self._record()
         # the outbox syncs once per control-task wake (set below), not once per change
         self._dirty_since = self._dirty_since or now
         for observer in self.on_change:
@@ -161,6 +163,8 @@ class Daemon:
             await engine.apply(update)
         self.outbox.sync(self.perf, self.clock())
         self.outbox.poll(self.clock())  # the replay already sent the current state
+        if self.parts.recorder is not None:
+            self.perf.recording = True  # --record: the status shows it, a control stops it
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
         if self.parts.status is not None:
@@ -382,10 +386,27 @@ class Daemon:
             with contextlib.suppress(BridgeError, OSError):
                 hub.send(controller, message)
 
-    def _record(self, action: ChangeValue) -> None:
-        recorder = self.parts.recorder
-        if recorder is None:
-            log.warning("record %s ignored: start the daemon with --record FILE.wav", action)
+    def _record(self) -> None:
+        """Make the player's recording follow the performance's record flag."""
+        player = self.parts.player
+        active = player.stats().get("recording") is not None
+        if self.perf.recording and not active:
+            path = recording_path(self.settings.record)
+            try:
+                player.start_recording(path)
+            except (BridgeError, OSError) as exc:
+                log.error("cannot record to %s: %s", path, exc)
+                self.perf.recording = False
+                return
+            log.info("recording to %s", path)
+        elif not self.perf.recording and active:
+            # Joining the writer thread may take a moment: never on the loop.
+            self._background(asyncio.to_thread(player.stop_recording))
+            log.info("recording stopped")
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
 
     def _restore_state(self) -> None:
         if self.state_path is None:
@@ -425,6 +446,19 @@ class Daemon:
             },
             "process": process_stats(self.counters.started),
         }
+
+
+def recording_path(configured: str | None, now: float | None = None) -> Path:
+    """Where a recording started from a control goes: beside ``--record``'s file, or in
+    the XDG data directory, named by the time it started (never overwriting a set)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    if configured:
+        base = Path(configured).expanduser()
+        return base.with_name(f"{base.stem}-{stamp}{base.suffix or '.wav'}")
+    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    folder = Path(root) / "promptbridge" / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"set-{stamp}.wav"
 
 
 def _carry_over(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
