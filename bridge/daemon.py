@@ -34,7 +34,16 @@ from bridge.core.mapper import Mapper
 from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
-from bridge.core.types import AudioChunk, Change, ChangeValue, Control, MidiEvent, Playback, Update
+from bridge.core.types import (
+    AudioChunk,
+    Change,
+    ChangeValue,
+    Control,
+    MidiEvent,
+    PerformanceSpec,
+    Playback,
+    Update,
+)
 from bridge.engines.base import Engine
 from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
@@ -357,11 +366,11 @@ class Daemon:
             for problem in exc.problems:
                 log.error("reload failed, previous mapping kept: %s", problem)
             return False
-        snapshot = self.perf.snapshot()
+        snapshot = carry_over(self.perf.snapshot(), self.mapping.performance, mapping.performance)
         self.mapping = mapping
         self.mapper = Mapper(mapping)
         self.perf = Performance(mapping.performance)
-        self.perf.restore(_carry_over(snapshot, self.perf.snapshot()))
+        self.perf.restore(snapshot)
         self.mapper.rearm()
         self.outbox.sync(self.perf, self.clock())
         self.counters.reloads += 1
@@ -461,12 +470,23 @@ def recording_path(configured: str | None, now: float | None = None) -> Path:
     return folder / f"set-{stamp}.wav"
 
 
-def _carry_over(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """After a reload, keep the running state but take slot texts the file changed."""
-    merged = dict(old)
-    old_slots, new_slots = old.get("slots") or [], new.get("slots") or []
-    if len(old_slots) != len(new_slots):
-        merged["slots"] = new_slots
+def carry_over(
+    snapshot: dict[str, Any], old: PerformanceSpec, new: PerformanceSpec
+) -> dict[str, Any]:
+    """After a reload, keep the running state (weights, config, playback, scene) but take
+    every slot text the file itself changed; slots the file added start as written."""
+    merged = dict(snapshot)
+    slots = []
+    for item in snapshot.get("slots") or []:
+        number = item.get("slot") if isinstance(item, dict) else None
+        if not isinstance(number, int) or not 1 <= number <= len(new.slots):
+            continue
+        item = dict(item)
+        new_text = new.slots[number - 1].text
+        if number > len(old.slots) or old.slots[number - 1].text != new_text:
+            item["text"] = new_text
+        slots.append(item)
+    merged["slots"] = slots
     return merged
 
 
