@@ -11,7 +11,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,12 @@ def _line_of(text: str, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _allowed(field: str) -> list[str]:
+    """The choices of a Literal field, for error messages."""
+    annotation = RigSettings.model_fields[field].annotation
+    return [str(a) for a in get_args(annotation)]
+
+
 def _problem(path: str, text: str, err: dict[str, Any]) -> Problem:
     key = ".".join(str(p) for p in err["loc"]) or "(file)"
     top = str(err["loc"][0]) if err["loc"] else ""
@@ -70,8 +76,13 @@ def _problem(path: str, text: str, err: dict[str, Any]) -> Problem:
         close = difflib.get_close_matches(top, FIELDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         message = f"unknown key (allowed: {', '.join(FIELDS)}){hint}"
+    elif err["type"] == "literal_error":
+        allowed = _allowed(top)
+        close = difflib.get_close_matches(str(got), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        message = f"invalid value (got {got!r}; allowed: {', '.join(allowed)}){hint}"
     else:
-        message = f"{err['msg']} (got {got!r})"
+        message = f"{err['msg'][0].lower()}{err['msg'][1:]} (got {got!r})"
     return Problem(path, _line_of(text, top), key, message)
 
 

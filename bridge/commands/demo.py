@@ -109,9 +109,8 @@ async def _main(args: argparse.Namespace) -> int:
         _say(started, f"recording to {record}")
 
     def narrate(change: Change) -> None:
-        line = _describe(change)
-        if line:
-            _say(started, line)
+        if _describe(change):  # say where the control left the target, not the raw value
+            _say(started, f"  -> {change.target} = {daemon.current(change.target)}")
 
     daemon.on_change.append(narrate)
     path = Path(args.script) if args.script else demo_script_path()
