@@ -320,15 +320,14 @@ def test_tap_tempo_emits_bpm() -> None:
 
 
 def test_midi_clock_and_transport_when_the_controller_follows_them() -> None:
-    """clock = true: 24 ppqn at 100 bpm → config.bpm 100; transport: start → play, stop → pause."""
+    """clock = true: 24 ppqn at 100 bpm → config.bpm 100; transport: Start → reset + play,
+    Stop → stop, Continue → play."""
     head = HEAD_CLOCK
     rig = Rig("", head=head)
     changes = rig.send(*[MidiEvent("clock", -1)] * 48, dt=60 / (100 * 24))
     assert [(c.target, c.value) for c in changes] == [("config.bpm", 100)]
-    assert [c.value for c in rig.send(MidiEvent("start", -1), MidiEvent("stop", -1))] == [
-        "play",
-        "pause",
-    ]
+    events = (MidiEvent("start", -1), MidiEvent("stop", -1), MidiEvent("continue", -1))
+    assert [c.value for c in rig.send(*events)] == ["reset", "play", "stop", "play"]
 
 
 def test_clock_is_ignored_unless_asked_for() -> None:

@@ -298,7 +298,11 @@ class Mapper:
         if event.kind == "start" and event.port in self._clocks:
             self._clocks[event.port].reset()
         if any(c.spec.transport for c in ctrls):
-            action = "pause" if event.kind == "stop" else "play"
+            # MIDI's own meaning: Start plays from the top (a fresh context, on the DJ's
+            # downbeat), Continue resumes, Stop stops.
+            if event.kind == "start":
+                out.append(Change("playback", "reset", source=label))
+            action = "stop" if event.kind == "stop" else "play"
             out.append(Change("playback", action, source=label))
 
     # --- state -----------------------------------------------------------------------
