@@ -91,7 +91,7 @@ class ControllerSpec:
     ``port`` is a case-insensitive substring (or a regex when ``regex``), ``"*"`` = any
     port; ``index`` (0-based) picks among several matching ports (two identical devices).
     ``channel`` is 0..15 or None (any). ``clock``: MIDI clock sets bpm; ``transport``:
-    start/continue → play, stop → pause.
+    Start → reset + play, Continue → play, Stop → stop.
     """
 
     name: str
