@@ -166,6 +166,12 @@ class Daemon:
         self._restore_state()
         engine = self.parts.engine
         await asyncio.to_thread(self.parts.player.start)
+        # Inputs before the engine: a model server slow to answer setup (up to 10 s) must
+        # not leave the knobs and the status page dead; what they change is replayed below.
+        midi = asyncio.create_task(self._midi_task(loop), name="midi")
+        if self.parts.status is not None:
+            self._status_server = self.parts.status(self.snapshot, self.apply)
+            await self._status_server.start()
         await engine.start()
         log.info("engine %s started", engine.name)
         for update in self.outbox.replay(self.perf):
@@ -176,16 +182,13 @@ class Daemon:
             self.perf.recording = True  # --record: the status shows it, a control stops it
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
-        if self.parts.status is not None:
-            self._status_server = self.parts.status(self.snapshot, self.apply)
-            await self._status_server.start()
         self._tasks = [
             asyncio.create_task(self._control_task(), name="control"),
             asyncio.create_task(self._audio_task(), name="audio"),
             asyncio.create_task(self._files_task(), name="files"),
             asyncio.create_task(self._state_task(), name="state"),
             asyncio.create_task(self._watchdog_task(), name="watchdog"),
-            asyncio.create_task(self._midi_task(loop), name="midi"),
+            midi,
         ]
         failed = asyncio.create_task(self._first_failure())
         await asyncio.wait(
