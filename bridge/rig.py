@@ -120,6 +120,10 @@ def load_rig(path: str | Path) -> RigSettings:
         raise ConfigError(
             Problem(str(p), None, "", f"cannot read rig file: {exc.strerror}")
         ) from None
+    except UnicodeDecodeError as exc:  # e.g. overwritten with binary junk
+        raise ConfigError(
+            Problem(str(p), None, "", f"rig file is not UTF-8 text (byte {exc.start})")
+        ) from None
     return parse_rig(text, str(p))
 
 

@@ -104,6 +104,11 @@ class _Loader:
             message = f"cannot read {shown}: {exc.strerror or exc}"
             self.problems.append(Problem(file, line, "use" if via else "", message))
             return
+        except UnicodeDecodeError as exc:  # e.g. a file overwritten with binary junk
+            file, line = via or (shown, None)
+            message = f"{shown} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+            self.problems.append(Problem(file, line, "use" if via else "", message))
+            return
         self._stack.append(real)
         fd = self.parse(text, shown)
         if fd is not None:
