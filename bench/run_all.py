@@ -1,0 +1,275 @@
+"""Every benchmark in one run, one table: figure, target, pass/miss, baseline beside ours.
+
+What ``./dev.sh bench`` runs. It starts what it needs (a private jackd on the dummy
+backend, the loopback servers, the daemon and the baseline bridge as child processes),
+runs, in order:
+
+1. control staleness (bench/staleness.py): a 1000 msg/s knob sweep through PromptBridge
+   and through the baseline bridge, against a fast server and a 5 ms/frame one;
+2. the audio path (bench/audio_path.py): serve → daemon → JACK, idle and under a CPU hog;
+3. start-up to the first sample in the JACK graph (bench/startup.py);
+4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
+   throughput (bench/core_throughput.py), each in its own process;
+
+and prints one Markdown table. Process, network, MIDI, audio and file I/O.
+
+    python bench/run_all.py            # full: 10 min audio per mode, < 30 min in all
+    python bench/run_all.py --quick    # 60 s audio per mode, shorter sweeps: ~5 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import audio_path
+import staleness
+import startup
+from benchrig import ROOT, jack_rig
+
+BENCH = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Plan:
+    sweep_seconds: float
+    audio_seconds: float
+    startup_runs: int
+    rtf_seconds: float
+    core_seconds: float
+
+
+FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
+            core_seconds=2.0)  # fmt: skip
+QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
+             core_seconds=1.0)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table; ``ok`` is None for figures without a target."""
+
+    what: str
+    ours: str
+    target: str
+    ok: bool | None
+    baseline: str = ""
+
+    def cells(self) -> list[str]:
+        verdict = "" if self.ok is None else ("pass" if self.ok else "**MISS**")
+        return [self.what, self.ours, self.target, verdict, self.baseline]
+
+
+def ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:,.1f} ms"
+
+
+def staleness_rows(results: list[staleness.Result]) -> list[Row]:
+    rows = []
+    for ingest in sorted({r.ingest_ms for r in results}):
+        ours = next(r for r in results if r.ingest_ms == ingest and r.bridge == "PromptBridge")
+        base = next((r for r in results if r.ingest_ms == ingest and r is not ours), None)
+        server = "fast server" if ingest == 0 else f"{ingest:g} ms/frame server"
+        b = base or ours  # with no baseline run, its column stays empty
+        other = (lambda text: text) if base is not None else (lambda text: "")
+
+        rows += [
+            Row(f"Staleness p50, {server}", ms(ours.p50_ms), "", None, other(ms(b.p50_ms))),
+            Row(
+                f"Staleness p99, {server}",
+                ms(ours.p99_ms),
+                f"≤ {staleness.TARGET_P99_MS:g} ms",
+                ours.p99_ms <= staleness.TARGET_P99_MS,
+                other(ms(b.p99_ms)),
+            ),
+            Row(f"Staleness max, {server}", ms(ours.max_ms), "", None, other(ms(b.max_ms))),
+            Row(
+                f"Prompt frames/s on the wire, {server}",
+                f"{ours.fps:.1f}",
+                f"≤ {staleness.TARGET_FPS:g}",
+                ours.fps <= staleness.TARGET_FPS,
+                other(f"{b.fps:.1f}"),
+            ),
+            Row(
+                f"Final knob value arrived, {server}",
+                "yes" if ours.final_ok else "no",
+                "always",
+                ours.final_ok,
+                other("yes" if b.final_ok else "no"),
+            ),
+        ]
+    return rows
+
+
+def audio_rows(results: list[audio_path.Result]) -> list[Row]:
+    rows = []
+    for r in results:
+        label = f"{r.seconds / 60:.0f} min {'idle' if r.mode == 'idle' else 'with CPU hog'}"
+        rows += [
+            Row(f"Underruns, {label}", str(r.underruns), "0", r.underruns == 0),
+            Row(
+                f"Daemon CPU (% of one core), {label}",
+                f"{r.cpu_percent:.1f} %",
+                f"< {audio_path.TARGET_CPU:g} %",
+                r.cpu_percent < audio_path.TARGET_CPU,
+            ),
+            Row(
+                f"Daemon peak RSS, {label}",
+                f"{r.peak_rss_mb:.1f} MB",
+                f"< {audio_path.TARGET_RSS_MB:g} MB",
+                r.peak_rss_mb < audio_path.TARGET_RSS_MB,
+            ),
+            Row(
+                f"Daemon peak RSS without JACK's shared memory, {label}",
+                f"{r.peak_own_mb:.1f} MB",
+                f"< {audio_path.TARGET_RSS_MB:g} MB",
+                r.peak_own_mb < audio_path.TARGET_RSS_MB,
+            ),
+            Row(f"JACK device xruns (dummy backend), {label}", str(r.device_xruns), "", None),
+        ]
+    return rows
+
+
+def startup_rows(result: dict[str, Any]) -> list[Row]:
+    target = startup.TARGET_SECONDS
+    return [
+        Row(
+            f"Start-up to first sample, synth (median of {len(result['runs'])})",
+            f"{result['median']:.2f} s",
+            f"< {target:g} s",
+            result["median"] < target,
+        ),
+        Row("Start-up to first sample, worst run", f"{result['max']:.2f} s", "", None),
+    ]
+
+
+def script(name: str, *args: str) -> str:
+    """Run a benchmark script in its own process; its output."""
+    out = subprocess.run(
+        [sys.executable, str(BENCH / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    if out.returncode not in (0, 1):  # 1: "below target", still a result
+        raise SystemExit(f"{name} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def engine_rows(seconds: float) -> list[Row]:
+    text = script("engine_rtf.py", "--seconds", f"{seconds:g}")
+    found = re.search(
+        r"worst ([\d.]+)x \(target ([\d.]+)x\), ([\d.]+) MB \(target ([\d.]+) MB", text
+    )
+    base = re.search(r"baseline python loop \(1 voice\):\s*([\d.]+)x", text)
+    if found is None:
+        raise SystemExit(f"engine_rtf.py printed no verdict:\n{text}")
+    rtf, rtf_target, mb, mb_target = (float(g) for g in found.groups())
+    return [
+        Row(
+            "Embedded engine real-time factor (worst scenario, one core)",
+            f"{rtf:.1f}×",
+            f"≥ {rtf_target:g}×",
+            rtf >= rtf_target,
+            f"{float(base.group(1)):.1f}× (1 voice, Python loop)" if base else "",
+        ),
+        Row(
+            "Embedded engine peak extra memory",
+            f"{mb:.1f} MB",
+            f"≤ {mb_target:g} MB",
+            mb <= mb_target,
+        ),
+    ]
+
+
+def core_rows(seconds: float) -> list[Row]:
+    full = script("core_throughput.py", "--seconds", f"{seconds:g}")
+    core = script("core_throughput.py", "--seconds", f"{seconds:g}", "--core-only")
+    pattern = r"worst ([\d,]+) msg/s, target ([\d,]+)"
+    found, alone = re.search(pattern, full), re.search(pattern, core)
+    if found is None or alone is None:
+        raise SystemExit(f"core_throughput.py printed no verdict:\n{full}\n{core}")
+    rate, target = (int(g.replace(",", "")) for g in found.groups())
+    return [
+        Row(
+            "Core throughput: MIDI → mapper → performance → outbox (worst)",
+            f"{rate:,} msg/s",
+            f"≥ {target:,} msg/s",
+            rate >= target,
+        ),
+        Row(
+            "Core throughput: MIDI → mapper only (worst)",
+            f"{int(alone.group(1).replace(',', '')):,} msg/s",
+            "",
+            None,
+        ),
+    ]
+
+
+def markdown(rows: list[Row]) -> str:
+    header = ["Measure", "PromptBridge", "Target", "", "Baseline bridge"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    cores = len(names) or 1
+    return f"{names[0] if names else cpu}, {cores} cores, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 s audio, shorter sweeps")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    started = time.monotonic()
+    print(f"PromptBridge benchmarks ({'quick' if args.quick else 'full'} run) on {machine()}")
+    with jack_rig():
+        print("1/4 control staleness ...", file=sys.stderr, flush=True)
+        sweeps = staleness.measure(plan.sweep_seconds, [0.0, 0.005])
+        print("2/4 audio path ...", file=sys.stderr, flush=True)
+        audio = audio_path.measure(plan.audio_seconds, ["idle", "hog"])
+        print("3/4 start-up ...", file=sys.stderr, flush=True)
+        boot = startup.measure(plan.startup_runs)
+    print("4/4 engine and core ...", file=sys.stderr, flush=True)
+    rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
+    rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
+    print(markdown(rows))
+    missed = [r.what for r in rows if r.ok is False]
+    elapsed = time.monotonic() - started
+    print(f"\n{len(missed)} of {sum(r.ok is not None for r in rows)} targets missed; "
+          f"ran in {elapsed / 60:.1f} min")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "staleness": [r.as_dict() for r in sweeps],
+                    "audio": [r.as_dict() for r in audio],
+                    "startup": boot,
+                    "rows": [row.__dict__ for row in rows],
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
