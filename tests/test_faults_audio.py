@@ -124,3 +124,55 @@ def test_jackd_restart_reopens_the_output_and_the_set_continues(
     finally:
         daemon.stop()
         server.stop()
+
+
+def test_a_device_that_stops_pulling_audio_is_replaced(
+    jack_server: JackServer, jack_recorder: JackRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The device process freezes (SIGSTOP: no frames pulled, no word said): the player's
+    watchdog on the frame counter declares the output lost within ~2 s, kills it, opens
+    the same output again, and the sine is heard there again."""
+    import os
+
+    from bridge.audio.player import Player
+    from bridge.core.types import AudioChunk
+
+    caplog.set_level("INFO")
+    t = np.arange(48_000 * 8) / 48_000
+    mono = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    sine = np.stack([mono, mono], axis=1)
+    player = Player(output="system", latency="low")
+    player.start()
+    try:
+        link = player._link
+        assert link is not None and link._child is not None
+        frozen = link._child.proc
+        fed = 0
+
+        def feed_until(cond: Any, timeout: float) -> bool:
+            nonlocal fed
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if cond():
+                    return True
+                if player.wants_more() and fed < len(sine):
+                    player.feed(AudioChunk(sine[fed : fed + 4800]))
+                    fed += 4800
+                time.sleep(0.01)
+            return False
+
+        feed_until(lambda: False, 0.8)
+        os.kill(frozen.pid, signal.SIGSTOP)
+        assert feed_until(lambda: player.stats()["output_losses"] == 1, 5)
+        assert feed_until(lambda: not player.stats()["output_lost"], 5)
+        assert frozen.poll() is not None  # the frozen process was killed, not left behind
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("stopped pulling audio" in m for m in messages), messages
+        assert any("reopened" in m for m in messages), messages
+        jack_recorder.connect("PortAudio")
+        jack_recorder.clear()
+        feed_until(lambda: False, 1.0)
+        heard = jack_recorder.samples()
+        assert np.sqrt((heard[-24_000:] ** 2).mean()) > 0.1, "no sound from the new device"
+    finally:
+        player.close()

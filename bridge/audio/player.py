@@ -73,6 +73,7 @@ _PUMP_BLOCK = 256  # frames rendered per step by the pump thread
 _HDR = 8  # int64 slots before the samples: written, read, device xruns
 _REOPEN_EVERY = 0.5  # seconds between attempts to reopen a lost output
 _CHILD_TIMEOUT = 15.0  # seconds a device child may take to answer
+_STALL_SECONDS = 2.0  # a device that pulls no frame for this long is lost
 
 # callback states
 _BUFFERING, _PLAYING, _CONCEALING = 0, 1, 2
@@ -640,6 +641,7 @@ class _DeviceLink:
         self._child: _DeviceChild | None = None
         self._rate = 0
         self._xruns_before = 0  # xruns counted by children that are gone
+        self._progress = (0, time.monotonic())  # (frames the child had read, when)
         self.lost = False
         self.losses = 0
         self._stop = threading.Event()
@@ -660,6 +662,7 @@ class _DeviceLink:
             child.stop(0.5)
             raise DeviceError(str(reply.get("error", "audio output failed to open")))
         self._child = child
+        self._progress = (0, time.monotonic())
         self._rate = int(reply["rate"])
         return self._rate, OutputDevice(**reply["ok"])
 
@@ -695,6 +698,7 @@ class _DeviceLink:
     def _pump(self) -> None:
         """Keep ``_SHM_TARGET`` frames queued for the child; it plays them at device time."""
         written, read = int(self._hdr[0]), int(self._hdr[1])
+        self._watch(read)
         if written - read >= _SHM_TARGET:
             time.sleep(0.005)  # the ring holds ~64 ms: a 5 ms nap keeps it topped up
             return
@@ -702,6 +706,15 @@ class _DeviceLink:
         n = min(_PUMP_BLOCK, _SHM_FRAMES - start)
         self._player._render(self._data[start : start + n], n)
         self._hdr[0] = written + n  # published after the copy: the child never reads ahead
+
+    def _watch(self, read: int) -> None:
+        """A device that stops pulling frames (but never says so) counts as lost too."""
+        now = time.monotonic()
+        if read != self._progress[0]:
+            self._progress = (read, now)
+        elif now - self._progress[1] > _STALL_SECONDS and self._child is not None:
+            log.warning("audio output %s stopped pulling audio", self._spec)
+            self._child.ended.set()
 
     def _without_device(self, dead: _DeviceChild | None) -> None:
         """The output is gone: play on at real time into nowhere; retry every 0.5 s."""
@@ -719,16 +732,16 @@ class _DeviceLink:
         deadline = since
         period = _NONE_BLOCK / self._rate
         trial: _DeviceChild | None = None
-        next_try = since
+        next_try = tried_at = since
         while not self._stop.is_set():
             now = time.monotonic()
             if trial is None and now >= next_try:
-                trial = self._spawn(self._rate)
-            if trial is not None and trial.replied.is_set():
+                trial, tried_at = self._spawn(self._rate), now
+            if trial is not None and (trial.replied.is_set() or now - tried_at > _CHILD_TIMEOUT):
                 if "ok" in (trial.reply or {}) and not trial.ended.is_set():
                     self._resume(trial, time.monotonic() - since)
                     return
-                trial.stop(0.5)
+                trial.stop(0.5)  # failed, or hung while the server is half up: kill it
                 trial, next_try = None, time.monotonic() + _REOPEN_EVERY
             self._player._render(self._scratch, _NONE_BLOCK)
             deadline += period
@@ -737,9 +750,12 @@ class _DeviceLink:
                 deadline = time.monotonic()
             elif delay > 0:
                 self._stop.wait(delay)
+        if trial is not None:  # closing while a reopen was under way
+            trial.stop(0.5)
 
     def _resume(self, child: _DeviceChild, gone: float) -> None:
         self._child = child
+        self._progress = (0, time.monotonic())
         self.lost = False
         self._player._env = 0.0  # fade back in: the device starts mid-signal, no click
         log.info("audio output %s reopened after %.1f s", self._spec, gone)
