@@ -327,6 +327,17 @@ class Daemon:
             if self._dirty_since is not None and self.clock() - self._dirty_since >= 1.0:
                 self._save_state()
             self._sync_filtered()
+            self._sync_recording()
+
+    def _sync_recording(self) -> None:
+        """A recording the player had to stop (disk full) is shown as stopped."""
+        if not self.perf.recording:
+            return
+        stats = self.parts.player.stats()
+        if stats.get("record_error"):
+            self.perf.recording = False
+            if self._status_server is not None:
+                self._status_server.notify()
 
     def _sync_filtered(self) -> None:
         """Prompts the model filtered are shown in the status (the engine never resends them)."""
@@ -401,7 +412,8 @@ class Daemon:
     def _record(self) -> None:
         """Make the player's recording follow the performance's record flag."""
         player = self.parts.player
-        active = player.stats().get("recording") is not None
+        stats = player.stats()
+        active = stats.get("recording") is not None and not stats.get("record_error")
         if self.perf.recording and not active:
             path = recording_path(self.settings.record)
             try:

@@ -60,6 +60,7 @@ def test_disk_full_while_recording_stops_the_recording_not_the_playback(tmp_path
         later = status(port)
         assert later["audio"]["played_seconds"] - t0 > 1.7, "playback stopped with the disk"
         assert later["engine"]["state"] != "failed"
+        assert later["performance"]["recording"] is False  # the page shows it stopped
         daemon.signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=10) == 0, daemon.log()
     finally:
