@@ -66,14 +66,18 @@ def audio(port: int) -> dict[str, Any]:
     return stats
 
 
-def measure_one(mode: str, seconds: float, tmp: Path) -> Result:
-    """One fresh serve + daemon pair, streamed for ``seconds`` after a settling second."""
+def measure_one(mode: str, seconds: float, tmp: Path, midi_api: str = "jack") -> Result:
+    """One fresh serve + daemon pair, streamed for ``seconds`` after a settling second.
+
+    ``midi_api="alsa"`` on a machine without ALSA runs the daemon with no MIDI system at
+    all, which shows what the MIDI hub's JACK clients cost.
+    """
     serve_port, status_port = free_port(), free_port()
     serve = Daemon(["serve", "--engine", "synth", "--port", str(serve_port)], cwd=str(tmp))
     url = f"ws://127.0.0.1:{serve_port}{LYRIA_PATH}"
     args = daemon_args(
         "--engine", "lyria", "--url", url, "--state-file", str(tmp / f"{mode}.json"),
-        status_port=status_port,
+        "--midi-api", midi_api, status_port=status_port,
     )  # fmt: skip
     daemon = Daemon(args, cwd=str(tmp))
     try:
@@ -111,20 +115,21 @@ def measure_one(mode: str, seconds: float, tmp: Path) -> Result:
     )
 
 
-def measure(seconds: float, modes: list[str]) -> list[Result]:
+def measure(seconds: float, modes: list[str], midi_api: str = "jack") -> list[Result]:
     """Every mode in turn; needs a JACK server (see benchrig.jack_rig)."""
     with tempfile.TemporaryDirectory() as tmpdir:
-        return [measure_one(mode, seconds, Path(tmpdir)) for mode in modes]
+        return [measure_one(mode, seconds, Path(tmpdir), midi_api) for mode in modes]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=600.0, help="window per mode")
     parser.add_argument("--modes", default="idle,hog", help="idle, hog or both")
+    parser.add_argument("--midi-api", default="jack", help="the daemon's MIDI system")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
     with jack_rig():
-        results = measure(args.seconds, args.modes.split(","))
+        results = measure(args.seconds, args.modes.split(","), args.midi_api)
     if args.json:
         print(json.dumps([r.as_dict() for r in results]))
         return 0

@@ -1,11 +1,12 @@
 """The baseline bridge: the short script most people write first. MIDI and network I/O.
 
 A mido callback on the controller's port calls google-genai's
-``AsyncMusicSession.set_weighted_prompts`` for EVERY control change, with no coalescing
+``AsyncMusicSession.set_weighted_prompts`` for EVERY control change (CC 1 and CC 2 set
+the weights of the prompts "sweep" and "period"), with no coalescing
 and no rate limit, and drains the audio it is sent. ``bench/staleness.py`` runs it beside
 PromptBridge against the same loopback server to show what coalescing buys.
 
-    python bench/baseline_bridge.py --port NAME --url https://127.0.0.1:PORT [--cc 1]
+    python bench/baseline_bridge.py --port NAME --url https://127.0.0.1:PORT
 
 Prints ``ready`` once the session is open and the MIDI port is listening; stops on
 SIGTERM. The key is a dummy: the server is on loopback.
@@ -24,15 +25,17 @@ from google import genai
 from google.genai import types
 
 KEY = "baseline-bench-key"
-SWEEP, PAD = "sweep", "pad"
+# CC number → prompt text; a CC value 0..127 sets its weight 0..2, the pad stays at 1
+KNOBS = {1: "sweep", 2: "period"}
 
 
-def prompts_for(value: int) -> list[types.WeightedPrompt]:
-    """CC value 0..127 → the swept slot's weight 0..2, next to a constant pad."""
-    return [
-        types.WeightedPrompt(text=SWEEP, weight=value / 127 * 2),
-        types.WeightedPrompt(text=PAD, weight=1.0),
-    ]
+def prompts_for(knobs: dict[int, int]) -> list[types.WeightedPrompt]:
+    """The whole prompt set from every knob's last value (weights of 0 left out)."""
+    prompts = [types.WeightedPrompt(text="pad", weight=1.0)]
+    for cc, value in knobs.items():
+        if value > 0:
+            prompts.append(types.WeightedPrompt(text=KNOBS[cc], weight=value / 127 * 2))
+    return prompts
 
 
 async def drain(session: Any) -> None:
@@ -41,20 +44,22 @@ async def drain(session: Any) -> None:
         pass
 
 
-async def bridge(port_name: str, url: str, cc: int) -> None:
+async def bridge(port_name: str, url: str) -> None:
     options = types.HttpOptions(base_url=url, api_version="v1alpha")
     client = genai.Client(api_key=KEY, http_options=options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with client.aio.live.music.connect(model="models/lyria-realtime-exp") as session:
-        await session.set_weighted_prompts(prompts=prompts_for(0)[1:])
+        knobs: dict[int, int] = {}
+        await session.set_weighted_prompts(prompts=prompts_for(knobs))
         await session.play()
         reader = asyncio.create_task(drain(session))
 
         def on_message(message: mido.Message) -> None:  # rtmidi's thread
-            if message.type == "control_change" and message.control == cc:
-                coro = session.set_weighted_prompts(prompts=prompts_for(message.value))
+            if message.type == "control_change" and message.control in KNOBS:
+                knobs[message.control] = message.value
+                coro = session.set_weighted_prompts(prompts=prompts_for(knobs))
                 asyncio.run_coroutine_threadsafe(coro, loop)
 
         backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
@@ -71,11 +76,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", required=True, help="substring of the MIDI input's name")
     parser.add_argument("--url", required=True, help="https://HOST:PORT of the server")
-    parser.add_argument("--cc", type=int, default=1, help="the knob's CC number")
     args = parser.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK's "experimental" warning
-        asyncio.run(bridge(args.port, args.url, args.cc))
+        asyncio.run(bridge(args.port, args.url))
     return 0
 
 

@@ -8,12 +8,11 @@ same sweep then goes through ``bench/baseline_bridge.py`` (mido callback → goo
 speaks TLS). Both runs happen against a fast server and against one that takes 5 ms to
 ingest each frame (a Pi on Wi-Fi, a busy server). Process, MIDI and network I/O.
 
-How a frame is dated: the knob goes 1→127 and jumps back, over and over (127 ms per
-ramp), and each value maps to one slot weight. A frame's staleness is its arrival time
-minus the send time of the message that produced its value: the first message with
-that value after the one matched to the previous frame. That is exact for a bridge that
-sends a frame per message, exact for ours while frames are < 127 ms apart, and never an
-underestimate otherwise. Both processes read CLOCK_MONOTONIC (``time.monotonic()``).
+How a frame is dated: the knob (CC 1, slot "sweep") goes 1→127 and jumps back, over and
+over (127 ms per ramp); a second knob (CC 2, slot "period") steps once at the start of
+each ramp. The two weights a frame carries name the message that produced it (which
+ramp, which step), so its staleness is exact: arrival time minus that message's send
+time, whatever the queueing. Both processes read CLOCK_MONOTONIC (``time.monotonic()``).
 
     python bench/staleness.py [--seconds 3] [--ingest 0,0.005] [--only ours|baseline]
 """
@@ -49,8 +48,9 @@ from benchrig import (
 )
 
 RATE_HZ = 1000  # knob messages per second
-CC = 1
-SWEEP, PAD = "sweep", "pad"
+CC, PERIOD_CC = 1, 2
+SWEEP, PAD, PERIOD = "sweep", "pad", "period"
+RAMP = 127  # messages per ramp of the sawtooth
 FINAL = 77  # where the knob stops: must arrive
 TARGET_P99_MS = 60.0
 TARGET_FPS = 25.0
@@ -67,9 +67,18 @@ weight = 0.0
 text = "pad"
 weight = 1.0
 
+[[slots]]
+text = "period"
+weight = 0.0
+
 [[bind]]
 cc = 1
 target = "slot.1.weight"
+takeover = "immediate"
+
+[[bind]]
+cc = 2
+target = "slot.3.weight"
 takeover = "immediate"
 """
 
@@ -80,12 +89,13 @@ class Server:
 
     With ``ingest`` > 0 it spends that long on each frame before reading the next, so
     frames queue (in websockets' buffer, then TCP) as they would at a slow server.
-    ``dump`` on stdin prints the frames since the last dump as JSON: [[t, weight], ...].
+    ``dump`` on stdin prints the frames since the last dump as JSON:
+    [[t, sweep weight, period weight], ...].
     """
 
     def __init__(self, ingest: float) -> None:
         self.ingest = ingest
-        self.frames: list[tuple[float, float]] = []
+        self.frames: list[tuple[float, float, float]] = []
         self.chunk = _quiet_chunk()
 
     async def handle(self, ws: Any) -> None:
@@ -98,9 +108,9 @@ class Server:
             try:
                 async for raw in ws:
                     arrived = time.monotonic()
-                    weight = _sweep_weight(json.loads(raw))
-                    if weight is not None:
-                        self.frames.append((arrived, weight))
+                    weights = _weights(json.loads(raw))
+                    if SWEEP in weights:
+                        self.frames.append((arrived, weights[SWEEP], weights.get(PERIOD, 0.0)))
                     if self.ingest:
                         await asyncio.sleep(self.ingest)
             finally:
@@ -145,14 +155,16 @@ class Server:
         print(json.dumps(frames), flush=True)
 
 
-def _sweep_weight(message: Any) -> float | None:
+def _weights(message: Any) -> dict[str, float]:
+    """text → weight of a clientContent frame (empty for any other frame)."""
     content = message.get("clientContent") if isinstance(message, dict) else None
     if not isinstance(content, dict):
-        return None
-    for prompt in content.get("weightedPrompts", ()):
-        if prompt.get("text") == SWEEP:
-            return float(prompt.get("weight", 0.0))
-    return None
+        return {}
+    return {
+        str(p.get("text")): float(p.get("weight", 0.0))
+        for p in content.get("weightedPrompts", ())
+        if isinstance(p, dict)
+    }
 
 
 def _quiet_chunk() -> str:
@@ -169,17 +181,22 @@ def _quiet_chunk() -> str:
 
 # --- the sweep and its analysis ------------------------------------------------------------
 def sweep(port: Any, seconds: float) -> list[tuple[float, int]]:
-    """Send the sawtooth at RATE_HZ for ``seconds``, then FINAL; returns (time, value)."""
+    """Send the sawtooth at RATE_HZ for ``seconds``, then FINAL; returns the (time, value)
+    of every CC 1 message. CC 2 steps (1, 2, ...) right before each ramp starts."""
     import mido
 
     sends: list[tuple[float, int]] = []
     count = int(seconds * RATE_HZ)
+    if count > RAMP * (RAMP - 1):
+        raise SystemExit(f"sweeps longer than {RAMP * (RAMP - 1) / RATE_HZ:g} s repeat")
     start = time.monotonic()
     for i in range(count + 1):
-        value = 1 + i % 127 if i < count else FINAL
+        value = 1 + i % RAMP if i < count else FINAL
         delay = start + i / RATE_HZ - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        if i % RAMP == 0 and i < count:
+            port.send(mido.Message("control_change", control=PERIOD_CC, value=1 + i // RAMP))
         sends.append((time.monotonic(), value))
         port.send(mido.Message("control_change", control=CC, value=value))
     return sends
@@ -213,21 +230,16 @@ class Result:
 def analyse(
     bridge: str, ingest: float, sends: list[tuple[float, int]], frames: list[list[float]]
 ) -> Result:
-    """Match each frame to the message that produced it (see the module docstring)."""
-    positions: dict[int, list[int]] = {}
-    for n, (_, value) in enumerate(sends):
-        positions.setdefault(value, []).append(n)
+    """Date each frame by the message its two weights name (see the module docstring)."""
     first = sends[0][0]
     frames = [f for f in frames if f[0] >= first]  # frames of this sweep only
     stale: list[float] = []
     unmatched = 0
-    last = -1
-    for arrived, weight in frames:
-        index = _first_after(positions.get(value_of(weight), []), last)
-        if index is None or sends[index][0] > arrived:
+    for arrived, sweep_weight, period_weight in frames:
+        index = message_index(sends, arrived, value_of(sweep_weight), value_of(period_weight))
+        if index is None:
             unmatched += 1
             continue
-        last = index
         stale.append((arrived - sends[index][0]) * 1000)
     span = frames[-1][0] - frames[0][0] if len(frames) > 1 else math.nan
     final_ok = bool(frames) and value_of(frames[-1][1]) == FINAL
@@ -247,11 +259,22 @@ def analyse(
     )
 
 
-def _first_after(indexes: list[int], last: int) -> int | None:
-    import bisect
-
-    at = bisect.bisect_right(indexes, last)
-    return indexes[at] if at < len(indexes) else None
+def message_index(
+    sends: list[tuple[float, int]], arrived: float, value: int, period: int
+) -> int | None:
+    """The latest CC 1 message sent before ``arrived`` that a frame with these knob values
+    reflects: step ``value`` of ramp ``period``, or of the ramp before (CC 2 may already
+    have stepped when CC 1 had not), or the final message."""
+    if period < 1:
+        return None
+    ramp = (period - 1) * RAMP
+    candidates = [ramp + value - 1, ramp - RAMP + value - 1]
+    if value == FINAL:
+        candidates.insert(0, len(sends) - 1)
+    for index in candidates:
+        if 0 <= index < len(sends) and sends[index][1] == value and sends[index][0] <= arrived:
+            return index
+    return None
 
 
 # --- orchestration ----------------------------------------------------------------------
