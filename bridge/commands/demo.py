@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,17 +55,16 @@ def _say(started: float, text: str) -> None:
     print(f"[{time.monotonic() - started:5.1f}s] {text}", flush=True)
 
 
-def _describe(change: Change) -> str | None:
-    if change.target.startswith("slot.") and change.target.endswith(".weight"):
-        return None  # the narration already says which knob moves which slot
-    if change.target in ("playback", "config.mute_bass", "config.mute_drums", "config.bpm"):
-        return f"  -> {change.target} = {change.value}"
-    return None
+# Targets worth a line of their own; slot weights and sweeps are already narrated.
+_ANNOUNCED = ("playback", "config.mute_bass", "config.mute_drums")
+
+
+def _describe(change: Change) -> bool:
+    return change.target in _ANNOUNCED
 
 
 async def _perform(daemon: Daemon, script: list[Timed], seconds: float) -> None:
     started = time.monotonic()
-    last_said = ""
     for item in script:
         if item.at > seconds:
             break
@@ -73,12 +73,14 @@ async def _perform(daemon: Daemon, script: list[Timed], seconds: float) -> None:
             await asyncio.sleep(delay)
         if item.text:
             _say(started, item.text)
+            for number in re.findall(r"slot (\d+)", item.text):
+                text = daemon.current(f"slot.{number}.text")
+                print(f"{'':9}slot {number} is {text!r}", flush=True)
         elif item.event is not None:
             daemon.on_midi(item.event)
     remaining = started + seconds - time.monotonic()
     if remaining > 0:
         await asyncio.sleep(remaining)
-    del last_said
     _say(started, "done")
     daemon.stop()
 
