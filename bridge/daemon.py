@@ -325,7 +325,9 @@ class Daemon:
         while not self._stopping.is_set():
             await asyncio.sleep(0.5)
             if self._dirty_since is not None and self.clock() - self._dirty_since >= 1.0:
-                self._save_state()
+                # write + fsync take milliseconds on an SD card: never on the loop
+                self._dirty_since = None
+                await asyncio.to_thread(self._write_state, self.perf.snapshot())
             self._sync_filtered()
             self._sync_recording()
 
@@ -443,10 +445,14 @@ class Daemon:
 
     def _save_state(self) -> None:
         self._dirty_since = None
+        self._write_state(self.perf.snapshot())
+
+    def _write_state(self, snapshot: dict[str, Any]) -> None:
+        """Write a snapshot taken on the loop (this part may run in a worker thread)."""
         if self.state_path is None:
             return
         try:
-            save_snapshot(self.state_path, self.perf.snapshot())
+            save_snapshot(self.state_path, snapshot)
         except OSError as exc:
             log.warning("could not save state to %s: %s", self.state_path, exc.strerror)
 
