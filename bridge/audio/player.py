@@ -46,7 +46,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -638,6 +638,7 @@ class _DeviceLink:
             _SHM_FRAMES, width
         )
         self._scratch = np.zeros((_NONE_BLOCK, width), dtype=np.float32)
+        self._fence = _fence_factory()  # used by the pump thread only
         self._child: _DeviceChild | None = None
         self._rate = 0
         self._xruns_before = 0  # xruns counted by children that are gone
@@ -705,6 +706,7 @@ class _DeviceLink:
         start = written % _SHM_FRAMES
         n = min(_PUMP_BLOCK, _SHM_FRAMES - start)
         self._player._render(self._data[start : start + n], n)
+        self._fence()  # the frames must be visible to the child before the counter that covers them
         self._hdr[0] = written + n  # published after the copy: the child never reads ahead
 
     def _watch(self, read: int) -> None:
@@ -816,6 +818,24 @@ def _pick_rate(dev: OutputDevice, width: int) -> int:
         return round(dev.default_rate)
 
 
+def _fence_factory() -> Callable[[], None]:
+    """A full memory barrier between the two processes sharing the ring (one per thread).
+
+    x86 keeps stores in order, but ARM (the Raspberry Pi) may make the counter visible
+    before the frames it covers. Python has no fence, but releasing then re-acquiring a
+    private lock is a release (sem_post) followed by an acquire (sem_wait): no memory
+    access moves across the pair. Held by one thread only, it never blocks (~0.1 µs).
+    """
+    lock = threading.Lock()
+    lock.acquire()
+
+    def fence() -> None:
+        lock.release()
+        lock.acquire()
+
+    return fence
+
+
 def _open_child_stream(fd: int, dev: OutputDevice, width: int, rate: int) -> Any:
     """A stream whose callback copies from the shared ring (zeros and an xrun when empty)."""
     sd = _sd()
@@ -823,9 +843,11 @@ def _open_child_stream(fd: int, dev: OutputDevice, width: int, rate: int) -> Any
     hdr = np.frombuffer(mm, dtype=np.int64, count=_HDR)
     data = np.frombuffer(mm, dtype=np.float32, offset=_HDR * 8).reshape(-1, width)
     cap = data.shape[0]
+    _fence = _fence_factory()  # used by the PortAudio thread only
 
     def callback(out: Any, frames: int, _time: Any, status: Any) -> None:
         written, read = int(hdr[0]), int(hdr[1])
+        _fence()  # read the frames only after the counter that published them
         n = min(frames, written - read)
         start = read % cap
         first = min(n, cap - start)
