@@ -41,6 +41,7 @@ dict and takes what it can use.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -258,25 +259,25 @@ class Performance:
 
     def get(self, target: str) -> ChangeValue:
         """The current value of ``target`` (what the mapper's takeover compares with)."""
-        parts = target.split(".")
-        if parts[0] == "slot" and len(parts) == 3:
-            slot = self._slot_at(parts[1])
-            if slot is None:
+        kind, number, name = _split(target)
+        if kind == "slot":
+            if not 1 <= number <= len(self.slots):
                 return None
-            fields: dict[str, ChangeValue] = {"weight": slot.weight, "text": slot.text}
-            return fields.get(parts[2])
-        if parts[0] == "config" and len(parts) == 2 and parts[1] in CONFIG_SPECS:
-            value: ChangeValue = getattr(self.config, parts[1])
+            slot = self.slots[number - 1]
+            return slot.weight if name == "weight" else slot.text if name == "text" else None
+        if kind == "config":
+            value: ChangeValue = getattr(self.config, name)
             return value
-        simple: dict[str, ChangeValue] = {
-            "playback": _GET_PLAYBACK[self.state],
-            "scene.recall": self.scene,
-            "crossfader": self.crossfader,
-            "bank": self.bank,
-            "master_volume": self.master_volume,
-            "record": self.recording,
-        }
-        return simple.get(target)
+        if target == "playback":
+            return _GET_PLAYBACK[self.state]
+        if target == "scene.recall":
+            return self.scene
+        if target in ("crossfader", "bank", "master_volume"):
+            simple: ChangeValue = getattr(self, target)
+            return simple
+        if target == "record":
+            return self.recording
+        return None
 
     def next_deadline(self) -> float | None:
         """When ``tick`` should next run (a glide is moving), else None."""
@@ -309,11 +310,12 @@ class Performance:
 
     def _dispatch(self, change: Change, now: float) -> str | None:
         target, value = change.target, change.value
-        parts = target.split(".")
-        if parts[0] == "slot" and len(parts) == 3:
+        kind = _split(target)[0]
+        if kind in ("slot", "bad-slot"):
+            parts = target.split(".")
             return self._apply_slot(parts[1], parts[2], change, now)
-        if parts[0] == "config" and len(parts) == 2:
-            return self._apply_config(parts[1], value)
+        if kind in ("config", "bad-config"):
+            return self._apply_config(target.partition(".")[2], value)
         handler = self._SIMPLE.get(target)
         if handler is None:
             return "unknown target"
@@ -613,6 +615,23 @@ class Performance:
     def _note(problems: list[str], reason: str | None, where: str) -> None:
         if reason is not None:
             problems.append(f"{where}: {reason}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(target: str) -> tuple[str, int, str]:
+    """A target name, parsed once: ("slot", N, field), ("config", name, ...) or ("", 0, "").
+
+    Targets come from a small fixed set (the mapping's bindings), so the cache makes the
+    hot path (every MIDI message reads and writes one target) a dict lookup.
+    """
+    parts = target.split(".")
+    if parts[0] == "slot" and len(parts) == 3:
+        if parts[1].isdecimal():
+            return "slot", int(parts[1]), parts[2]
+        return "bad-slot", 0, parts[2]
+    if parts[0] == "config" and len(parts) == 2:
+        return ("config" if parts[1] in CONFIG_SPECS else "bad-config"), 0, parts[1]
+    return "", 0, ""
 
 
 def _list(value: Any) -> list[Any]:
