@@ -271,3 +271,16 @@ def virtual_controller(jack_server: JackServer) -> Iterator[VirtualController]:
         yield ctl
     finally:
         ctl.unplug()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Commands run in-process call ``bridge.logs.configure``, which replaces the root
+    handlers with one on the (captured, soon closed) stderr: put pytest's back."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
