@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.config.lines import Path
 from bridge.config.reader import Reader
-from bridge.core.mapping import CURVES, ENCODINGS, MODES, TAKEOVERS
+from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
 TOP_KEYS = (
@@ -39,17 +39,7 @@ CONTROLLER_KEYS = (
     "clock",
     "transport",
 )
-SOURCE_KEYS = (
-    "cc",
-    "cc14",
-    "nrpn",
-    "rpn",
-    "note",
-    "pitchbend",
-    "aftertouch",
-    "poly_aftertouch",
-    "program",
-)
+SOURCE_KEYS = SOURCE_KINDS  # a binding names its source by its kind: cc = 7, note = 36
 CONTROL_TYPES = ("fader", "knob", "encoder", "button", "pad")
 CONTROL_KEYS = (*SOURCE_KEYS, "channel", "encoding", "type", "feedback")
 BIND_KEYS = (

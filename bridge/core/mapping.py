@@ -23,24 +23,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from bridge.core.types import ChangeValue, PerformanceSpec
 
 SourceKind = Literal[
     "cc", "cc14", "nrpn", "rpn", "note", "pitchbend", "aftertouch", "poly_aftertouch", "program"
 ]
-SOURCE_KINDS: tuple[str, ...] = (
-    "cc",
-    "cc14",
-    "nrpn",
-    "rpn",
-    "note",
-    "pitchbend",
-    "aftertouch",
-    "poly_aftertouch",
-    "program",
-)
+SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 # Largest raw value per source kind (the low end is always 0).
 RAW_MAX: dict[str, int] = {
     "cc": 127,
