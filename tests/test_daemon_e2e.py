@@ -57,6 +57,10 @@ def sweep(ctl: Any, cc: int, lo: int, hi: int) -> None:
         ctl.send(mido.Message("control_change", control=cc, value=value))
         time.sleep(0.002)
     ctl.send(mido.Message("control_change", control=cc, value=hi))
+    # The JACK dummy backend can drop a cycle's MIDI when the loaded VM makes it overrun;
+    # a resting fader repeating its value is harmless (the mapper sends no duplicate).
+    time.sleep(0.05)
+    ctl.send(mido.Message("control_change", control=cc, value=hi))
 
 
 def press(ctl: Any, note: int) -> None:

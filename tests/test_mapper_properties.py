@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.core import transform as tf
@@ -88,6 +88,7 @@ def test_every_encoding_decodes_plus_and_minus_one(encoding: str) -> None:
     st.floats(0, 1),
     st.lists(st.floats(0, 1), min_size=1, max_size=30),
 )
+@example("scale", 0.6416374880102073, [0.0, 0.109375, 0.0])  # once gave -1.1e-16
 def test_takeover_never_leaves_the_range(rule: str, target: float, moves: list[float]) -> None:
     """Every value takeover lets through is within the range, and pickup only passes
     values after the control reached the target."""

@@ -66,4 +66,5 @@ def _scaled(control: float, prev: float, target: float, lo: float, hi: float) ->
     distance = bound - prev
     if distance == 0.0:
         return bound
-    return target + (control - prev) * (bound - target) / distance
+    step = target + (control - prev) * (bound - target) / distance
+    return min(hi, max(lo, step))  # float rounding must not step past the bound
