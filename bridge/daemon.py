@@ -246,6 +246,8 @@ class Daemon:
         log.info("stopped in %.2f s", self.clock() - started)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Not on Windows' loop (NotImplementedError) or off the main thread (RuntimeError,
+        # e.g. a test driving the daemon in a thread): signals then stay Python's default.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)

@@ -49,7 +49,7 @@ def _fsync_dir(directory: Path) -> None:
     try:
         os.fsync(fd)
     except OSError:
-        pass
+        pass  # some filesystems cannot fsync a directory; the rename itself happened
     finally:
         os.close(fd)
 

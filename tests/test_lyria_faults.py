@@ -24,9 +24,10 @@ from bridge.core.types import (
 )
 from bridge.engines.lyria import LyriaEngine, create
 from bridge.errors import SessionClosed, SessionRejected
+from tests.fakekeys import fake_key
 from tests.faultserver import Fault, FaultServer
 
-KEY = "AI" "zaSyTESTKEY_never_in_logs_0123456789"
+KEY = fake_key("SyTESTKEY_never_in_logs_0123456789")
 PROMPTS = SetPrompts((WeightedPrompt("minimal techno", 1.0), WeightedPrompt("dub", 0.5)))
 CONFIG = SetConfig(GenerationConfig(bpm=124, density=0.4, scale="F_MAJOR_D_MINOR"))
 FAST = {"stagger": 0.05, "setup_timeout": 1.0, "backoff_cap": 0.2}

@@ -9,6 +9,7 @@ import pytest
 
 from bridge.engines.lyria import create
 from bridge.errors import ConfigError
+from tests.fakekeys import fake_key
 
 BRIDGE = Path(__file__).resolve().parent.parent / "bridge"
 WEBSOCKETS_ALLOWED = ("engines/lyria.py", "server/", "status/")
@@ -47,7 +48,10 @@ def test_protocol_package_is_pure():
     ("options", "message"),
     [
         ({"url": "http://example.com/ws"}, "ws://HOST"),
-        ({"url": "wss://h/ws?key=AI" "zaLeakedKeyLeakedKey12345"}, "must not carry the API key"),
+        (
+            {"url": f"wss://h/ws?key={fake_key('LeakedKeyLeakedKey12345')}"},
+            "must not carry the API key",
+        ),
         ({"model": " "}, "model must not be empty"),
     ],
 )

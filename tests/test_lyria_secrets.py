@@ -10,8 +10,9 @@ import pytest
 from bridge.errors import SecretError
 from bridge.logs import RedactingFilter
 from bridge.secrets import load_api_key, read_key_file, require_api_key
+from tests.fakekeys import fake_key
 
-KEY = "AI" "zaSySecretsTestKey_abcdefghijklmnop"
+KEY = fake_key("SySecretsTestKey_abcdefghijklmnop")
 
 
 def key_file(tmp_path: Path, mode: int, text: str = KEY + "\n") -> Path:

@@ -30,11 +30,12 @@ from bridge.engines import create_engine
 from bridge.engines.lyria import LyriaEngine, create
 from bridge.errors import SessionRejected
 from bridge.server import bound_port, start_server
+from tests.fakekeys import fake_key
 from tests.sine_engine import SineEngine, frequency_of
 
 pytestmark = pytest.mark.anyio
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateMusic"
-KEY = "AI" "zaSyServeTestKey_0123456789abcdefghij"
+KEY = fake_key("SyServeTestKey_0123456789abcdefghij")
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ async def test_engine_streams_what_it_asked_for(sine_server: str):
 
 async def test_wrong_key_is_rejected_and_not_retried(sine_server: str):
     """serve refuses a wrong key with HTTP 403; the engine stops with a clear error."""
-    engine = create(url=sine_server, api_key="AI" "zaWrongWrongWrongWrongWrong12345")
+    engine = create(url=sine_server, api_key=fake_key("WrongWrongWrongWrongWrong12345"))
     with pytest.raises(SessionRejected, match="refused the API key"):
         await engine.start()
     await engine.close()

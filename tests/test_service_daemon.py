@@ -13,6 +13,7 @@ import pytest
 
 from bridge.logs import configure
 from tests.daemon_helpers import Daemon
+from tests.fakekeys import fake_key
 
 
 def test_ready_after_audio_and_watchdog_pings_from_the_loop(tmp_path: Path) -> None:
@@ -86,7 +87,9 @@ def test_journald_lines_carry_priority_and_no_timestamp(
 def test_json_log_format_is_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
     """--log-format json: each line is a JSON object with level, logger and message."""
     configure("info", fmt="json")
-    logging.getLogger("promptbridge.test").error("AI" "zaSyD-secret-looking-key-1234567890abc leaked?")
+    logging.getLogger("promptbridge.test").error(
+        f"{fake_key('SyD-secret-looking-key-1234567890abc')} leaked?"
+    )
     record = json.loads(capsys.readouterr().err.splitlines()[-1])
     assert record["level"] == "error" and record["logger"] == "promptbridge.test"
     assert "AIza" not in record["msg"] and "***" in record["msg"]

@@ -25,6 +25,7 @@ from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import register_secret
 from bridge.status.server import StatusServer, check_target, parse_address, parse_control
+from tests.fakekeys import fake_key
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +33,7 @@ SPEC = PerformanceSpec(
     slots=tuple(SlotSpec(f"prompt {n}", 1.0 if n == 1 else 0.0) for n in range(1, 17)),
     scenes=(SceneSpec("intro", weights={1: 0.0, 2: 1.5}), SceneSpec("drop", weights={3: 2.0})),
 )
-FAKE_KEY = "AI" "zaSyD-status-test-0123456789abcdefghij"
+FAKE_KEY = fake_key("SyD-status-test-0123456789abcdefghij")
 
 
 @pytest.fixture

@@ -360,7 +360,7 @@ class LyriaEngine:
                 for event in decoder.receive(frame):
                     await self._on_event(session, event)
         except ConnectionClosed:
-            pass
+            pass  # the close code and reason are read from the socket right after
         finally:
             code, reason = _close_info_of(session.ws)
             session.close_code, session.close_reason = code, reason

@@ -134,7 +134,7 @@ class LyriaServer:
             await ws.send(codec.encode_setup_complete())
             await _Session(ws, engine, self.ahead).run()
         except ConnectionClosed:
-            pass
+            pass  # the client left: its engine is closed below, nothing to report
         finally:
             self.connections -= 1
             await engine.close()

@@ -352,7 +352,7 @@ class StatusServer:
             async for message in ws:
                 await self._on_message(client, message)
         except ConnectionClosed:
-            pass
+            pass  # the page or client went away: the finally below forgets it
         finally:
             self._clients.discard(client)
             sender.cancel()
