@@ -97,6 +97,20 @@ class Daemon:
         return int(self.proc.returncode)
 
 
+# A synth daemon with no sound card and no MIDI system (JACK is pointed at a server that
+# does not exist): what the service, record and fault tests need around the daemon itself.
+NO_JACK = {"JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": "absent"}
+
+
+def headless_run(state_dir: Any, *extra: str) -> list[str]:
+    """``promptbridge run`` arguments for a headless synth daemon playing at once."""
+    return [
+        "run", "--engine", "synth", "--output", "none", "--midi-api", "jack",
+        "--chunk-seconds", "0.25", "--latency", "low", "--autoplay",
+        "--state-file", str(state_dir / "state.json"), *extra,
+    ]  # fmt: skip
+
+
 def status(port: int, changes: Sequence[Any] = (), timeout: float = 5.0) -> dict[str, Any]:
     """One snapshot from the daemon's status API (after sending ``changes``)."""
 

@@ -10,36 +10,15 @@ import numpy as np
 
 from bridge.core.types import Change
 from bridge.daemon import recording_path
-from tests.daemon_helpers import Daemon, free_port, status, wait_status
+from tests.daemon_helpers import NO_JACK, Daemon, free_port, headless_run, status, wait_status
 
 
 def test_record_control_writes_a_new_timestamped_wav(tmp_path: Path) -> None:
     """record=start opens a WAV in the XDG data dir, record=stop closes it with audio."""
     port = free_port()
     daemon = Daemon(
-        [
-            "run",
-            "--engine",
-            "synth",
-            "--output",
-            "none",
-            "--midi-api",
-            "jack",
-            "--chunk-seconds",
-            "0.25",
-            "--latency",
-            "low",
-            "--autoplay",
-            "--state-file",
-            str(tmp_path / "state.json"),
-            "--status",
-            f"127.0.0.1:{port}",
-        ],
-        env={
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-            "JACK_NO_START_SERVER": "1",
-            "JACK_DEFAULT_SERVER": "absent",
-        },
+        headless_run(tmp_path, "--status", f"127.0.0.1:{port}"),
+        env={"XDG_DATA_HOME": str(tmp_path / "data"), **NO_JACK},
     )
     try:
         daemon.wait_for("audio flowing", timeout=30)

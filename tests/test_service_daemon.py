@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bridge.logs import configure
-from tests.daemon_helpers import Daemon
+from tests.daemon_helpers import NO_JACK, Daemon, headless_run
 from tests.fakekeys import fake_key
 
 
@@ -24,30 +24,8 @@ def test_ready_after_audio_and_watchdog_pings_from_the_loop(tmp_path: Path) -> N
         sock.bind(path)
         sock.settimeout(20)
         daemon = Daemon(
-            [
-                "run",
-                "--engine",
-                "synth",
-                "--output",
-                "none",
-                "--midi-api",
-                "jack",
-                "--chunk-seconds",
-                "0.25",
-                "--latency",
-                "low",
-                "--autoplay",
-                "--state-file",
-                str(tmp_path / "state.json"),
-                "--log-level",
-                "info",
-            ],
-            env={
-                "NOTIFY_SOCKET": path,
-                "WATCHDOG_USEC": "1000000",
-                "JACK_NO_START_SERVER": "1",
-                "JACK_DEFAULT_SERVER": "absent",
-            },
+            headless_run(tmp_path, "--log-level", "info"),
+            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000", **NO_JACK},
         )
         try:
             messages: list[tuple[float, str]] = []

@@ -59,7 +59,7 @@ def _say(started: float, text: str) -> None:
 _ANNOUNCED = ("playback", "config.mute_bass", "config.mute_drums")
 
 
-def _describe(change: Change) -> bool:
+def _announced(change: Change) -> bool:
     return change.target in _ANNOUNCED
 
 
@@ -111,7 +111,7 @@ async def _main(args: argparse.Namespace) -> int:
         _say(started, f"recording to {record}")
 
     def narrate(change: Change) -> None:
-        if _describe(change):  # say where the control left the target, not the raw value
+        if _announced(change):  # say where the control left the target, not the raw value
             _say(started, f"  -> {change.target} = {daemon.current(change.target)}")
 
     daemon.on_change.append(narrate)
