@@ -7,6 +7,7 @@ card (recorded by a JACK client) and the daemon's state (its status API).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -251,7 +252,7 @@ def test_demo_without_a_sound_device_writes_a_non_silent_wav(tmp_path: Path) -> 
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env={**__import__("os").environ, **env},
+        env={**os.environ, **env},
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo.wav" in out.stdout
