@@ -156,7 +156,7 @@ BAD_MESSAGES = [
     ("not json", "not JSON"),
     ("[1, 2]", "JSON object"),
     ('{"type": "dance"}', "unknown message type"),
-    ('{"target": "slot.1.volume", "value": 1}', "unknown target"),
+    ('{"target": "slot.1.volume", "value": 1}', "unknown slot field"),
     ('{"target": 7, "value": 1}', "target must be a string"),
     ('{"target": "crossfader", "value": [1]}', "value must be"),
     ('{"target": "crossfader", "value": 1, "glide": "slow"}', "glide must be"),

@@ -38,7 +38,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +54,8 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING
 
 from bridge import __version__
-from bridge.core.types import CONFIG_SPECS, SIMPLE_TARGETS, TARGETS_HELP, Change
+from bridge.core.targets import parse_target
+from bridge.core.types import CONFIG_SPECS, TARGETS_HELP, Change
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import RedactingAdapter, redact, register_secret
 
@@ -66,7 +66,6 @@ DEFAULT_PORT = 8780
 COOKIE = "pb_token"
 MAX_MESSAGE = 64 * 1024  # control messages are tiny; refuse anything big
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-_SLOT_TARGET = re.compile(r"^slot\.[1-9][0-9]*\.(weight|text)$")
 
 # The config table the page builds its controls from.
 CONFIG_TABLE = {
@@ -101,14 +100,11 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
 
 
 def check_target(target: object) -> str | None:
-    """None if ``target`` names a mapping target, else why not."""
+    """None if ``target`` names a mapping target (the one grammar), else why not."""
     if not isinstance(target, str):
         return "target must be a string"
-    if _SLOT_TARGET.match(target) or target in SIMPLE_TARGETS:
-        return None
-    if target.startswith("config.") and target[7:] in CONFIG_SPECS:
-        return None
-    return f"unknown target {target!r} (allowed: {', '.join(TARGETS_HELP)})"
+    parsed = parse_target(target)
+    return parsed if isinstance(parsed, str) else None
 
 
 @dataclass(frozen=True, slots=True)
