@@ -12,7 +12,7 @@ two such bindings in one file are an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -29,6 +29,7 @@ from bridge.config.schema import (
     curve_points,
     read_channel,
 )
+from bridge.config.space import check_space
 from bridge.config.targets import ALLOWED, TargetInfo, target_info
 from bridge.core.mapping import (
     RAW_MAX,
@@ -60,6 +61,7 @@ class _Set:
     slots: dict[int, SlotSpec]
     scenes: list[SceneSpec]
     banks: int
+    space_dims: int = 0  # axes of the set's prompt space (0: none)
 
 
 def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet, list[Problem]]:
@@ -87,6 +89,8 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     s.scenes = [scenes[n] for n in sorted(scenes)]
     s.banks = _banks(files)
     _check_scene_slots(files, s.slots)
+    space = check_space(files, s.slots)
+    s.space_dims = space.dims if space else 0
     chosen: list[Binding] = []
     for fd in files:
         added: list[tuple[Binding, RawBind]] = []
@@ -111,7 +115,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     for fd in files:
         problems.extend(fd.reader.problems)
     bindings = tuple(chosen)
-    performance = _performance(s, config, crossfader, files)
+    performance = replace(_performance(s, config, crossfader, files), space=space)
     controllers = tuple(
         ControllerSpec(
             name=c.name,
@@ -218,7 +222,7 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
     r, path, data = rb.reader, rb.path, rb.data
     if rb.target is None:
         return None
-    info = target_info(rb.target, s.slots, s.scenes, s.banks)
+    info = target_info(rb.target, s.slots, s.scenes, s.banks, s.space_dims)
     if isinstance(info, str):
         allowed = ALLOWED if info.startswith("unknown") else None
         r.problem((*path, "target"), info, rb.target, allowed)
