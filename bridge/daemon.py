@@ -81,6 +81,7 @@ class Parts:
     hub: Any = None  # bridge.io.midi.MidiHub, or None without MIDI
     recorder: Any = None  # bridge.audio.recorder.Recorder, or None
     status: Any = None  # bridge.status.server.StatusServer factory, or None
+    osc: Any = None  # bridge.io.osc.OscServer factory, or None
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Daemon:
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
+        self._osc_server: Any = None
 
     @property
     def mapping(self) -> MappingSet:
@@ -179,6 +181,9 @@ class Daemon:
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
+        if self.parts.osc is not None:
+            self._osc_server = self.parts.osc(self.snapshot, self.apply)
+            await self._osc_server.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
@@ -244,6 +249,8 @@ class Daemon:
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
+        if self._osc_server is not None:
+            closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
         results = await asyncio.gather(
@@ -295,8 +302,10 @@ class Daemon:
         elif isinstance(effect, SaveState):
             # write + fsync take milliseconds on an SD card: never on the loop
             self._background(asyncio.to_thread(self._write_state, effect.snapshot))
-        elif isinstance(effect, StatusChanged) and self._status_server is not None:
-            self._status_server.notify()
+        elif isinstance(effect, StatusChanged):
+            for server in (self._status_server, self._osc_server):
+                if server is not None:
+                    server.notify()
 
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""
