@@ -74,7 +74,7 @@ class PositionLanes:
             return f"this prompt space is {self.space.dims}D (axes: {axes})"
         value = finite_number(change.value)
         if value is None:
-            return f"{target} must be a number in 0..1"
+            return "position must be a number in 0..1"
         end = self._clamped(str(target), value, 0.0, 1.0)
         self._start_glide(str(target), end, change.glide or 0.0, now)
         return None
