@@ -99,7 +99,8 @@ def test_joystick_and_osc_pad_move_the_space_to_the_model(
             assert feedback["/slot/6/weight"] == [1.0]  # the faders follow the space
             assert "/space/xy" not in feedback  # its own move is not echoed back
             osc(surface, osc_port, "/space/x", "far")
-            assert received(surface, 0.5)["/error"] == ["space.x: position must be a number in 0..1"]
+            error = ["space.x: position must be a number in 0..1"]
+            assert received(surface, 0.5)["/error"] == error
             assert_clean_exit(daemon)
         finally:
             surface.close()
