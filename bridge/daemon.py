@@ -182,7 +182,7 @@ class Daemon:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
         if self.parts.osc is not None:
-            self._osc_server = self.parts.osc(self.snapshot, self.apply)
+            self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
             await self._osc_server.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:

@@ -295,3 +295,26 @@ async def test_off_loopback_needs_an_allow_list() -> None:
     assert allowed._allowed("192.168.1.20") and not allowed._allowed("10.0.0.1")
     with pytest.raises(ConfigError, match="not an address or network"):
         OscServer("127.0.0.1", 0, rig.snapshot, rig.apply, allow=["lan"])
+
+
+async def test_a_surfaces_own_addresses_work_both_ways() -> None:
+    """An [osc] binding (/1/fader1 → slot 2) moves the slot scaled, and a registered
+    surface's /1/fader1 follows a move made elsewhere, scaled back to 0..1."""
+    rig = Rig()
+    bound = (oscmap.OscBinding("/1/fader1", "slot.2.weight", 0.0, 2.0, scale=True),)
+    rig.server = OscServer(
+        "127.0.0.1", 0, rig.snapshot, rig.apply, bindings=lambda: bound, push_interval=0.01
+    )
+    await rig.server.start()
+    surface = rig.surface()
+    try:
+        surface.send("/register")
+        await surface.receive(until=lambda m: any(a == "/1/fader1" for a, _ in m))
+        surface.send("/1/fader1", 0.25)
+        assert await until(lambda: rig.weight(2) == 0.5)
+        rig.apply(Change("slot.2.weight", 1.5, source="midi"))
+        got = await surface.receive(until=lambda m: any(a == "/1/fader1" for a, _ in m))
+        assert ("/1/fader1", [0.75]) in got
+    finally:
+        await rig.server.close()
+        surface.sock.close()

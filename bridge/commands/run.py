@@ -256,7 +256,7 @@ def make_osc_factory(settings: RigSettings) -> Any:
         raise ConfigError(f"osc: {exc}".replace("status address", "address")) from None
     parse_allow(settings.osc_allow)  # a bad entry is a ConfigError before anything starts
 
-    def factory(snapshot: Any, control: Any) -> Any:
+    def factory(snapshot: Any, control: Any, bindings: Any) -> Any:
         return OscServer(
             host,
             port,
@@ -264,6 +264,7 @@ def make_osc_factory(settings: RigSettings) -> Any:
             control,
             allow=settings.osc_allow,
             clients=settings.osc_clients,
+            bindings=bindings,
         )
 
     return factory

@@ -17,6 +17,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from bridge.config.lines import Path
+from bridge.config.osc import check_osc
 from bridge.config.reader import Reader, show, suggest
 from bridge.config.schema import (
     FEEDBACK_KEYS,
@@ -91,6 +92,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     _check_scene_slots(files, s.slots)
     space = check_space(files, s.slots)
     s.space_dims = space.dims if space else 0
+    osc = check_osc(files, s.slots, s.scenes, s.banks, s.space_dims)
     chosen: list[Binding] = []
     for fd in files:
         added: list[tuple[Binding, RawBind]] = []
@@ -130,7 +132,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
         )
         for c in s.controllers.values()
     )
-    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name)
+    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name, osc=osc)
     return mapping, problems
 
 

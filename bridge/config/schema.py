@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config.lines import Path
+from bridge.config.osc import read_osc
 from bridge.config.reader import Reader
 from bridge.config.space import read_position, read_space
 from bridge.core.config_values import check_config_value
@@ -32,6 +33,7 @@ TOP_KEYS = (
     "scenes",
     "bind",
     "space",
+    "osc",
 )
 CONTROLLER_KEYS = (
     "name",
@@ -145,6 +147,7 @@ class FileData:
     scenes: list[tuple[SceneSpec, Path]] = field(default_factory=list)
     binds: list[RawBind] = field(default_factory=list)
     space: SpaceSpec | None = None  # bridge.config.space
+    osc: list[tuple[str, dict[str, Any], Path]] = field(default_factory=list)  # config.osc
 
 
 def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
@@ -178,6 +181,7 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         if parsed_scene is not None:
             fd.scenes.append((parsed_scene, ("scenes", i)))
     fd.space = read_space(r, data)
+    fd.osc = read_osc(r, data)
     file_ctrl = fd.controller.name if fd.controller else None
     for i, bind in enumerate(r.tables(data, "bind", ())):
         fd.binds.append(_bind(r, bind, ("bind", i), file_ctrl))

@@ -16,7 +16,10 @@ one grammar) is an address: ``slot.3.weight`` ↔ ``/slot/3/weight``, ``config.b
    Change ``TARGET = VALUE``; a release is ignored.
 3. ``/space/xy x y`` and ``/space/xyz x y z``: an X/Y pad's two (three) floats at once.
 4. ``/tap_tempo`` takes any argument or none.
-5. Session messages: ``/register [port]`` (send me feedback, on ``port`` or the port I
+5. A surface's own addresses (TouchOSC's ``/1/fader1``), bound in a mapping file's
+   ``[osc]`` table (``OscBinding``, written by ``learn --osc``): a number 0..1 is scaled
+   into the binding's range; a button binding sends its value on press.
+6. Session messages: ``/register [port]`` (send me feedback, on ``port`` or the port I
    sent from), ``/unregister [port]``, ``/sync`` (send me everything again).
 
 Anything else is a ``BadMessage`` with a one-line reason (unknown address, a blob, two
@@ -26,7 +29,7 @@ values where one is taken): the sender gets it as ``/error``; nothing raises.
 every address a surface may show: each target's value (bools as 1.0/0.0, auto as
 ``"auto"``), ``/slot/N/effective`` (the weight sent, for meters), ``/space/xy``, and lamps
 for buttons (``/playback/play 1.0`` while playing, ``/scene/recall/2 1.0`` while scene 2
-is the current one).
+is the current one); bound addresses get their target's value scaled back to 0..1.
 
 **No echo loops.** A ``Listener`` (one registered surface) remembers what it was last sent
 per address and is sent only what differs. What a surface itself sends is recorded as
@@ -79,6 +82,19 @@ class BadMessage:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class OscBinding:
+    """A surface's address bound to a target: numbers 0..1 scaled into ``lo..hi`` (when
+    ``scale``), or a button that sends ``value`` on press (when ``value`` is not None)."""
+
+    address: str
+    target: str
+    lo: float = 0.0
+    hi: float = 1.0
+    scale: bool = False
+    value: ChangeValue = None
+
+
 Parsed = list[Change] | Register | Unregister | Sync | Ignore | BadMessage
 SOURCE = "osc"
 HELP = "addresses are targets with slashes: /slot/1/weight, /config/bpm, /space/x, /playback"
@@ -89,8 +105,10 @@ def address_of(target: str) -> str:
     return "/" + target.replace(".", "/")
 
 
-def parse(address: str, args: Sequence[Any]) -> Parsed:
+def parse(address: str, args: Sequence[Any], bound: dict[str, OscBinding] | None = None) -> Parsed:
     """One incoming message → Changes, a session message, Ignore or a BadMessage."""
+    if bound and address in bound:
+        return _bound(bound[address], args)
     path = address.strip("/")
     if not address.startswith("/") or not path or "//" in address:
         return BadMessage(f"bad address {address!r} ({HELP})")
@@ -148,6 +166,38 @@ def _press(target: str, word: str, args: Sequence[Any]) -> Parsed:
     if args and (args[0] in (0, False, None) or args[0] == 0.0):
         return Ignore()  # the release
     return [Change(target, _word_value(word), source=SOURCE)]
+
+
+def _bound(b: OscBinding, args: Sequence[Any]) -> Parsed:
+    if b.value is not None:
+        if len(args) > 1 or not all(_is_value(a) for a in args):
+            return BadMessage(f"{b.address}: a button sends one value")
+        if args and (args[0] in (0, False, None) or args[0] == 0.0):
+            return Ignore()
+        return [Change(b.target, b.value, source=SOURCE)]
+    if len(args) != 1 or not _is_value(args[0]):
+        return BadMessage(f"{b.address} takes one value (got {len(args)} arguments)")
+    value = args[0]
+    if b.scale and isinstance(value, int | float) and not isinstance(value, bool):
+        value = b.lo + min(1.0, max(0.0, float(value))) * (b.hi - b.lo)
+    return [Change(b.target, value, source=SOURCE)]
+
+
+def bound_feedback(values: dict[str, Args], bindings: Sequence[OscBinding]) -> dict[str, Args]:
+    """What the surfaces' own addresses show: their target's value back in 0..1, or a
+    button's lamp (the value's own lamp address, e.g. /playback/play)."""
+    out: dict[str, Args] = {}
+    for b in bindings:
+        native = values.get(address_of(b.target))
+        if b.value is not None:
+            lamp = values.get(f"{address_of(b.target)}/{b.value}")
+            if lamp is not None:
+                out[b.address] = lamp
+        elif native and b.scale and isinstance(native[0], float) and b.hi != b.lo:
+            out[b.address] = ((native[0] - b.lo) / (b.hi - b.lo),)
+        elif native:
+            out[b.address] = native
+    return out
 
 
 def _word_value(word: str) -> ChangeValue:

@@ -16,7 +16,8 @@ moves datagrams, like the status server moves websocket frames.
 * Out: ``notify()`` (the state changed) wakes the push loop, which renders the snapshot's
   feedback (``oscmap.feedback``) and sends each listener only what differs from what it
   has (``oscmap.Listener``: no echo of its own moves), at most every ``push_interval``.
-  Listeners are the rig's ``osc_clients`` and surfaces that sent ``/register``.
+  Listeners are the rig's ``osc_clients`` and surfaces that sent ``/register``. A
+  surface's own addresses bound in the mapping's ``[osc]`` (``bindings``) work both ways.
 * Security: binds to 127.0.0.1 unless told otherwise; any other address needs an
   allow-list (``osc_allow``: addresses or networks), and datagrams from a host neither on
   loopback nor allowed are dropped unanswered (no reflection). ``/register`` registers
@@ -72,6 +73,39 @@ def encode(address: str, args: Sequence[Any]) -> bytes:
     return builder.build().dgram
 
 
+class OscReader:
+    """A blocking OSC listener for ``learn --osc``: ``poll(timeout)`` → (address, args).
+    It only records addresses for a file (nothing is applied), so any address may be used:
+    a phone on the LAN needs the machine's LAN address."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+
+        self.sock = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM
+        )
+        try:
+            self.sock.bind((host, port))
+        except OSError as exc:
+            self.sock.close()
+            raise BridgeError(f"osc: cannot listen on {host}:{port}: {exc.strerror}") from None
+        self.port = int(self.sock.getsockname()[1])
+
+    def poll(self, timeout: float) -> list[tuple[str, list[Any]]]:
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return []
+        try:
+            return [(m.message.address, list(m.message.params)) for m in OscPacket(data).messages]
+        except Exception:  # not OSC: nothing learned from it
+            return []
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, server: OscServer) -> None:
         self.server = server
@@ -95,6 +129,7 @@ class OscServer:
         *,
         allow: Sequence[str] = (),
         clients: Sequence[str] = (),
+        bindings: Callable[[], Sequence[oscmap.OscBinding]] = tuple,
         push_interval: float = 0.05,
     ) -> None:
         self.host = host
@@ -102,6 +137,7 @@ class OscServer:
         self.snapshot = snapshot
         self.control = control
         self.allow = parse_allow(allow)
+        self.bindings = bindings  # the mapping's [osc] table (it may be reloaded)
         self.push_interval = push_interval
         self.listeners: dict[tuple[str, int], oscmap.Listener] = {}
         for text in clients:
@@ -184,7 +220,7 @@ class OscServer:
 
     def _message(self, address: str, args: list[Any], sender: tuple[str, int]) -> None:
         self.counters["messages"] += 1
-        parsed = oscmap.parse(address, args)
+        parsed = oscmap.parse(address, args, {b.address: b for b in self.bindings()})
         if isinstance(parsed, oscmap.BadMessage):
             self._reply(sender, "/error", parsed.reason)
         elif isinstance(parsed, oscmap.Register | oscmap.Unregister | oscmap.Sync):
@@ -253,6 +289,7 @@ class OscServer:
     def _push(self) -> None:
         try:
             values = oscmap.feedback(self.snapshot().get("performance", {}))
+            values.update(oscmap.bound_feedback(values, self.bindings()))
         except Exception:
             log.exception("osc: feedback failed")
             return
