@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from bridge.config import load_mapping, loads
+from bridge.config import load_mapping, loads, mappings_dir
 from bridge.core import oscmap
+from bridge.core.performance import Performance
 from bridge.errors import ConfigError
 from tests.test_learn import Terminal
 
@@ -86,3 +87,29 @@ def test_learn_osc_on_a_terminal_writes_bindings(tmp_path: Path) -> None:
     assert bound["/1/fader1"].target == "slot.1.weight" and bound["/1/fader1"].hi == 2.0
     assert (bound["/1/push1"].target, bound["/1/push1"].value) == ("playback", "toggle")
     assert "learned: /1/fader1 → slot.1.weight" in term.output
+
+
+def test_the_open_stage_control_session_speaks_the_bridges_addresses() -> None:
+    """The shipped session is what its generator writes, every widget address is one the
+    bridge takes (with the values that widget sends), and the bridge's feedback reaches
+    every widget (Open Stage Control moves widgets whose address gets a message)."""
+    import importlib.util
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("session", root / "scripts/make_osc_session.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = json.loads((root / "surfaces" / "promptbridge.json").read_text(encoding="utf-8"))
+    assert shipped == module.session()  # regenerate with scripts/make_osc_session.py
+
+    perf = Performance(load_mapping([mappings_dir() / "examples" / "space_set.toml"]).performance)
+    fed = oscmap.feedback(perf.snapshot())
+    addressed = [w for w in module.widgets(shipped["content"]) if "address" in w]
+    assert len(addressed) > 40
+    for widget in addressed:
+        sample = [0.5, 0.5] if widget["type"] == "xy" else [1]
+        parsed = oscmap.parse(widget["address"], sample)
+        assert isinstance(parsed, list), (widget["id"], parsed)
+        assert widget["address"] in fed or widget["address"] == "/space/z", widget["id"]  # 3D

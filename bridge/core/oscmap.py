@@ -241,7 +241,7 @@ def _lamps(perf: dict[str, Any], out: dict[str, Args]) -> None:
     out["/playback"] = (state,)
     for action, lit in (("play", "playing"), ("pause", "paused"), ("stop", "stopped")):
         out[f"/playback/{action}"] = (1.0 if state == lit else 0.0,)
-    out["/record"] = (1.0 if perf.get("recording") else 0.0,)
+    out["/record"] = out["/record/toggle"] = (1.0 if perf.get("recording") else 0.0,)
     scene = perf.get("scene")
     out["/scene/recall"] = (scene if scene is not None else "",)
     for index, name in enumerate(perf.get("scenes", ()), start=1):
