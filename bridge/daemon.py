@@ -128,6 +128,7 @@ class Daemon:
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
+        self._midi_problem: str | None = None  # why there are no controllers (status page)
 
     @property
     def mapping(self) -> MappingSet:
@@ -352,7 +353,9 @@ class Daemon:
             # A rig without a MIDI system still plays its saved state and obeys the
             # status API; the performer sees why the knobs are dead.
             log.error("MIDI unavailable, continuing without controllers: %s", exc)
+            self._midi_problem = f"MIDI unavailable: {exc}"
             self.parts.hub = None
+            self._wake.set()
 
     async def _audio_task(self) -> None:
         """Engine chunks → player; the player's high mark is the backpressure."""
@@ -464,6 +467,7 @@ class Daemon:
             "engine": self.parts.engine.status(),
             "audio": self.parts.player.stats(),
             "controllers": hub.present() if hub is not None else {},
+            "controllers_reason": _no_controllers(self.mapping, hub, self._midi_problem),
             "bank": self.instrument.mapper.bank,
             "outbox": {
                 "silenced": self.instrument.outbox.silenced,
@@ -479,6 +483,15 @@ class Daemon:
             },
             "process": process_stats(self.counters.started),
         }
+
+
+def _no_controllers(mapping: MappingSet, hub: Any, problem: str | None) -> str | None:
+    """Why the status shows no controller: MIDI is missing, or none is configured."""
+    if problem is not None:
+        return problem
+    if hub is None or not mapping.controllers:
+        return "no controller configured (add a profile with --mapping or in the rig file)"
+    return None
 
 
 def describe(perf: Performance) -> str:
