@@ -1,10 +1,10 @@
 """Random bytes as MIDI, through the whole pure path of the daemon: never a crash.
 
 Raw byte strings (random, truncated channel messages, sysex with and without its end
-byte, data bytes with the high bit set, running-status fragments) go through the MIDI
-adapter's ``parse`` (what the rtmidi reader thread calls), then every shipped profile's
-mapper, the performance, the outbox and the wire codec: whatever comes out must encode
-as a valid client frame. No I/O (the adapter's ``parse`` touches no port).
+byte, data bytes with the high bit set, running-status fragments) go through the one MIDI
+parser, ``bridge.core.midi.parse`` (what the adapter's rtmidi reader thread calls), then
+every shipped profile's mapper, the performance, the outbox and the wire codec: whatever
+comes out must encode as a valid client frame. No I/O.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from bridge.config import load_mapping, mappings_dir, shipped
 from bridge.core.mapper import Mapper
 from bridge.core.mapping import MappingSet
+from bridge.core.midi import parse
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
-from bridge.io.midi import parse
 from bridge.protocol import codec
 
 PROFILES = [*shipped(), "examples/techno_set"]

@@ -1,4 +1,7 @@
-"""MIDI in and out: the only importer of mido and python-rtmidi. Does device I/O.
+"""MIDI ports in and out: the only importer of python-rtmidi. Does device I/O.
+
+Bytes are read and written by ``bridge.core.midi`` (``parse``/``encode``, the one MIDI
+parser); this module only moves them between ports and the loop.
 
 Usage (on the asyncio loop)::
 
@@ -21,12 +24,12 @@ apart); ``time`` is the loop clock (``loop.time()``) when the bytes arrived. Eve
 the virtual input (default "PromptBridge", for a DAW or sequencer) carry that name.
 
 Threads: rtmidi queues incoming bytes in C++; one reader thread drains every open input
-every ~2 ms, parses the bytes into ``MidiEvent``s and hands them over with
-``call_soon_threadsafe``. (Not rtmidi's Python callback: under JACK it runs in the JACK
-process thread, which then waits for the GIL; the server's cycle overruns and messages
-are lost or duplicated. Measured here: 100 quick CCs arrived wrong in 6 runs of 8 with a
-callback, right in 8 of 8 with the queue.) A poll task (every 0.25 s)
-enumerates ports off the loop (``asyncio.to_thread``), closes ports whose device
+every ~2 ms, parses the bytes into ``MidiEvent``s (``bridge.core.midi.parse``) and
+hands them over with ``call_soon_threadsafe``. (Not rtmidi's Python callback: under JACK
+it runs in the JACK process thread, which then waits for the GIL; the server's cycle
+overruns and messages are lost or duplicated. Measured here: 100 quick CCs arrived wrong
+in 6 runs of 8 with a callback, right in 8 of 8 with the queue.) A poll task (every
+0.25 s) enumerates ports off the loop (``asyncio.to_thread``), closes ports whose device
 vanished, reopens them when it comes back (so within ~0.5 s), re-sends the last feedback
 value of every LED/ring/fader, and reports each change through ``on_change``. A
 controller absent at start is simply waited for.
@@ -47,10 +50,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import mido
 import rtmidi
 
 from bridge.core.mapping import ControllerSpec, match_ports
+from bridge.core.midi import encode, parse
 from bridge.core.types import MidiEvent
 from bridge.errors import DeviceError
 
@@ -68,23 +71,6 @@ _APIS = {
 }
 # mido backend API names (MIDO_BACKEND=mido.backends.rtmidi/<NAME>) → ours
 _MIDO_APIS = {"LINUX_ALSA": "alsa", "UNIX_JACK": "jack"}
-
-# mido message type → (MidiEvent kind, attribute giving ``number``, attribute giving ``value``)
-_KINDS: dict[str, tuple[str, str | None, str | None]] = {
-    "control_change": ("cc", "control", "value"),
-    "note_on": ("note_on", "note", "velocity"),
-    "note_off": ("note_off", "note", "velocity"),
-    "pitchwheel": ("pitchbend", None, "pitch"),
-    "aftertouch": ("aftertouch", None, "value"),
-    "polytouch": ("poly_aftertouch", "note", "value"),
-    "program_change": ("program", "program", None),
-    "clock": ("clock", None, None),
-    "start": ("start", None, None),
-    "continue": ("continue", None, None),
-    "stop": ("stop", None, None),
-    "sysex": ("sysex", None, None),
-}
-_TYPES = {kind: mido_type for mido_type, (kind, _, _) in _KINDS.items()}
 
 OnEvent = Callable[[MidiEvent], None]
 OnChange = Callable[[str, bool], None]
@@ -124,53 +110,6 @@ def controller(
     return ControllerSpec(
         name=name, port=port, regex=regex, index=index, output=output, channel=channel
     )
-
-
-def parse(data: list[int] | bytes, port: str, now: float) -> MidiEvent | None:
-    """Raw bytes of one message → MidiEvent (None for messages we do not use)."""
-    try:
-        msg = mido.Message.from_bytes(list(data))
-    except (ValueError, TypeError, IndexError):
-        return None
-    spec = _KINDS.get(msg.type)
-    if spec is None:
-        return None
-    kind, number_attr, value_attr = spec
-    value = int(getattr(msg, value_attr)) if value_attr else 0
-    if kind == "pitchbend":
-        value += 8192  # mido centres on 0; we use 0..16383
-    if kind == "note_on" and value == 0:
-        kind = "note_off"
-    return MidiEvent(
-        kind=kind,  # type: ignore[arg-type]
-        channel=int(getattr(msg, "channel", -1)),
-        number=int(getattr(msg, number_attr)) if number_attr else 0,
-        value=value,
-        port=port,
-        time=now,
-        data=bytes(msg.data) if kind == "sysex" else b"",
-    )
-
-
-def encode(event: MidiEvent) -> list[int]:
-    """MidiEvent → raw bytes to send (feedback)."""
-    mido_type = _TYPES.get(event.kind)
-    if mido_type is None:  # pragma: no cover - every MidiKind is in the table
-        raise DeviceError(f"cannot send a {event.kind} message")
-    _, number_attr, value_attr = _KINDS[mido_type]
-    fields: dict[str, Any] = {}
-    if event.channel >= 0 and mido_type not in ("clock", "start", "continue", "stop", "sysex"):
-        fields["channel"] = event.channel
-    if number_attr:
-        fields[number_attr] = event.number
-    if value_attr:
-        fields[value_attr] = event.value - 8192 if event.kind == "pitchbend" else event.value
-    if mido_type == "sysex":
-        fields["data"] = event.data
-    try:
-        return list(mido.Message(mido_type, **fields).bytes())
-    except (ValueError, TypeError) as exc:
-        raise DeviceError(f"bad feedback message {event}: {exc}") from None
 
 
 @dataclass
@@ -403,13 +342,16 @@ class MidiHub:
         c = self._controllers.get(name)
         if c is None:
             raise DeviceError(f"no controller named {name!r}")
-        data = encode(event)
+        try:
+            data = encode(event)
+        except ValueError as exc:
+            raise DeviceError(f"bad feedback message {event}: {exc}") from None
         key = (event.kind, event.channel, event.number, event.data)
         c.feedback.pop(key, None)  # re-insert: replay keeps the order of the last sends
         c.feedback[key] = event
         self._write(c, data)
 
-    def _write(self, c: _Controller, data: list[int]) -> None:
+    def _write(self, c: _Controller, data: bytes) -> None:
         if c.midi_out is None or c.out_port is None:
             return  # absent: the cached state goes out when it is back
         try:
