@@ -35,7 +35,10 @@ value of every LED/ring/fader, and reports each change through ``on_change``. A
 controller absent at start is simply waited for.
 
 API choice: ``api`` "alsa" or "jack" selects rtmidi's API; "auto" honours
-``MIDO_BACKEND`` (e.g. ``mido.backends.rtmidi/UNIX_JACK``), else rtmidi's default.
+``MIDO_BACKEND`` (e.g. ``mido.backends.rtmidi/UNIX_JACK``), else ALSA, or JACK where
+ALSA does not answer. libjack's and alsa-lib's own complaints while probing
+are kept off the terminal (``bridge.io.cstderr``); when no system answers, one
+DeviceError says which were tried and what to start or install.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from bridge.core.mapping import ControllerSpec, match_ports
 from bridge.core.midi import encode, parse
 from bridge.core.types import MidiEvent
 from bridge.errors import DeviceError
+from bridge.io.cstderr import quiet_c_stderr
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +69,10 @@ READ_SECONDS = 0.002  # reader thread period: adds at most ~2 ms of latency
 QUEUE_LIMIT = 4096  # rtmidi's queue per input: ~8 s of a flat-out MIDI cable
 
 _APIS = {
-    "auto": rtmidi.API_UNSPECIFIED,
     "alsa": rtmidi.API_LINUX_ALSA,
     "jack": rtmidi.API_UNIX_JACK,
 }
+_ALSA_SEQ = "/dev/snd/seq"
 # mido backend API names (MIDO_BACKEND=mido.backends.rtmidi/<NAME>) → ours
 _MIDO_APIS = {"LINUX_ALSA": "alsa", "UNIX_JACK": "jack"}
 
@@ -78,7 +82,7 @@ OnChange = Callable[[str, bool], None]
 
 def resolve_api(api: str = "auto", env: dict[str, str] | None = None) -> str:
     """``auto`` | ``alsa`` | ``jack``; with ``auto``, MIDO_BACKEND may name the API."""
-    if api not in _APIS:
+    if api != "auto" and api not in _APIS:
         raise DeviceError(f"midi api must be one of auto, alsa, jack (got {api!r})")
     if api != "auto":
         return api
@@ -86,13 +90,44 @@ def resolve_api(api: str = "auto", env: dict[str, str] | None = None) -> str:
     return _MIDO_APIS.get(backend.rpartition("/")[2], "auto")
 
 
-def usable_api(api: str) -> str:
-    """``auto`` becomes ALSA where the sequencer exists, else JACK (PipeWire or jackd)."""
+def candidates(api: str) -> list[str]:
+    """The MIDI systems to try, in order: ``auto`` is ALSA, then JACK (jackd, or
+    PipeWire's JACK support) where python-rtmidi has it. (ALSA without a sequencer
+    fails at once, and its failure is worth reporting.)"""
     if api != "auto":
-        return api
-    if os.path.exists("/dev/snd/seq") or rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
-        return "auto"
-    return "jack"
+        return [api]
+    if rtmidi.API_UNIX_JACK in rtmidi.get_compiled_api():
+        return ["alsa", "jack"]
+    return ["alsa"]
+
+
+def _why(system: str, exc: Exception) -> str:
+    """Why one MIDI system did not answer, and what to start or install."""
+    if system == "jack":
+        server = os.environ.get("JACK_DEFAULT_SERVER")
+        named = f" named {server!r}" if server else ""
+        return (
+            f"JACK: no JACK server{named} is running (start one with jackd or qjackctl, "
+            "or install PipeWire's JACK support, pipewire-jack)"
+        )
+    if not os.path.exists(_ALSA_SEQ):
+        return f"ALSA: no sequencer device {_ALSA_SEQ} (load it: sudo modprobe snd-seq)"
+    return f"ALSA: cannot open the sequencer ({exc}; is this user in the audio group?)"
+
+
+def open_client(api: str, cls: Any, name: str, **options: Any) -> tuple[str, Any]:
+    """An rtmidi client (``cls`` is MidiIn or MidiOut) on the first MIDI system of
+    ``candidates(api)`` that answers: (the system, the client). The libraries' own
+    complaints about an absent server are kept off the terminal; if no system answers,
+    one DeviceError says which were tried and what to do."""
+    reasons = []
+    for system in candidates(api):
+        try:
+            with quiet_c_stderr():
+                return system, cls(_APIS[system], name=name, **options)
+        except rtmidi.SystemError as exc:
+            reasons.append(_why(system, exc))
+    raise DeviceError("no MIDI system is available; tried " + "; ".join(reasons))
 
 
 def controller(
@@ -134,8 +169,7 @@ class MidiHub:
     def __init__(
         self, api: str = "auto", virtual: str | None = OWN_PREFIX, poll: float = POLL_SECONDS
     ) -> None:
-        self.api = usable_api(resolve_api(api))
-        self._api_id = _APIS[self.api]
+        self.api = resolve_api(api)  # the system that answered, once started
         self._virtual_name = virtual
         self._poll_seconds = poll
         self._controllers: dict[str, _Controller] = {}
@@ -182,11 +216,8 @@ class MidiHub:
         self._task = loop.create_task(self._poll_forever(), name="midi-poll")
 
     def _open_probes(self) -> None:
-        try:
-            self._probe_in = rtmidi.MidiIn(self._api_id, name=f"{OWN_PREFIX}-probe")
-            self._probe_out = rtmidi.MidiOut(self._api_id, name=f"{OWN_PREFIX}-probe")
-        except rtmidi.SystemError as exc:
-            raise DeviceError(f"MIDI ({self.api}) is not available: {exc}") from None
+        self.api, self._probe_in = open_client(self.api, rtmidi.MidiIn, f"{OWN_PREFIX}-probe")
+        _, self._probe_out = open_client(self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-probe")
         if self._virtual_name:
             self._virtual = self._new_in(self._virtual_name)
             self._virtual.open_virtual_port(self._virtual_name)
@@ -194,7 +225,7 @@ class MidiHub:
         self._reader.start()
 
     def _new_in(self, client: str) -> Any:
-        midi_in = rtmidi.MidiIn(self._api_id, name=client, queue_size_limit=QUEUE_LIMIT)
+        _, midi_in = open_client(self.api, rtmidi.MidiIn, client, queue_size_limit=QUEUE_LIMIT)
         # clock and sysex matter to us; active sensing is noise
         midi_in.ignore_types(sysex=False, timing=False, active_sense=True)
         return midi_in
@@ -320,7 +351,9 @@ class MidiHub:
 
     def _open_out(self, c: _Controller, port: str) -> None:
         if c.midi_out is None:
-            c.midi_out = rtmidi.MidiOut(self._api_id, name=f"{OWN_PREFIX}-{c.spec.name}-out"[:60])
+            _, c.midi_out = open_client(
+                self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-{c.spec.name}-out"[:60]
+            )
         names = c.midi_out.get_ports()
         if port not in names:
             return
@@ -413,13 +446,12 @@ class _Reader:
 
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     """(input port names, output port names) for ``promptbridge devices``."""
-    resolved = usable_api(resolve_api(api))
-    api_id = _APIS[resolved]
+    resolved, midi_in = open_client(resolve_api(api), rtmidi.MidiIn, f"{OWN_PREFIX}-list")
     try:
-        midi_in = rtmidi.MidiIn(api_id, name=f"{OWN_PREFIX}-list")
-        midi_out = rtmidi.MidiOut(api_id, name=f"{OWN_PREFIX}-list")
-    except rtmidi.SystemError as exc:
-        raise DeviceError(f"MIDI ({resolved}) is not available: {exc}") from None
+        _, midi_out = open_client(resolved, rtmidi.MidiOut, f"{OWN_PREFIX}-list")
+    except DeviceError:
+        midi_in.delete()
+        raise
     try:
         return list(midi_in.get_ports()), list(midi_out.get_ports())
     finally:
@@ -428,29 +460,36 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
 
 
 class MidiReader:
-    """One input opened by pattern for a blocking reader (``learn``): ``poll()`` drains it."""
+    """One input for a blocking reader (``learn``): ``find`` it by pattern (as often as
+    needed while waiting for it to be plugged in), ``open`` it, then ``poll()`` drains it."""
 
-    def __init__(self, pattern: str, api: str = "auto", index: int = 0) -> None:
-        self.api = usable_api(resolve_api(api))
+    def __init__(self, api: str = "auto") -> None:
+        self.api, self._in = open_client(
+            resolve_api(api), rtmidi.MidiIn, f"{OWN_PREFIX}-learn", queue_size_limit=QUEUE_LIMIT
+        )
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self.port = ""
+
+    def inputs(self) -> list[str]:
+        """Every input port now, except our own."""
+        return [p for p in self._in.get_ports() if not p.startswith(OWN_PREFIX)]
+
+    def find(self, pattern: str, index: int = 0) -> str | None:
+        """The input ``pattern`` matches now, or None; ``*`` with several is an error."""
         spec = controller("learn", pattern, index=index)
-        ins = [p for p in list_ports(self.api)[0] if not p.startswith(OWN_PREFIX)]
-        port = match_ports(spec, ins)
-        if port is None:
-            listing = "; ".join(ins) or "none found"
-            raise DeviceError(f"no MIDI input matches {pattern!r}; inputs: {listing}")
+        ins = self.inputs()
         visible = [p for p in ins if spec.matches(p)]
         if pattern == "*" and len(visible) > 1:
             listing = "; ".join(visible)
             raise DeviceError(f"several MIDI inputs ({listing}): choose one with --midi-in")
-        self.port = port
-        self._in = rtmidi.MidiIn(
-            _APIS[self.api], name=f"{OWN_PREFIX}-learn", queue_size_limit=QUEUE_LIMIT
-        )
-        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        return match_ports(spec, ins)
+
+    def open(self, port: str) -> None:
         names = self._in.get_ports()
         if port not in names:
             raise DeviceError(f"MIDI input {port!r} vanished while opening it")
         self._in.open_port(names.index(port), name="learn in")
+        self.port = port
 
     def poll(self, now: float) -> list[MidiEvent]:
         """Every message queued since the last call, parsed (stamped with ``now``)."""
