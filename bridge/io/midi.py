@@ -68,10 +68,7 @@ POLL_SECONDS = 0.25
 READ_SECONDS = 0.002  # reader thread period: adds at most ~2 ms of latency
 QUEUE_LIMIT = 4096  # rtmidi's queue per input: ~8 s of a flat-out MIDI cable
 
-_APIS = {
-    "alsa": rtmidi.API_LINUX_ALSA,
-    "jack": rtmidi.API_UNIX_JACK,
-}
+_APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
 _ALSA_SEQ = "/dev/snd/seq"
 # mido backend API names (MIDO_BACKEND=mido.backends.rtmidi/<NAME>) → ours
 _MIDO_APIS = {"LINUX_ALSA": "alsa", "UNIX_JACK": "jack"}
@@ -82,10 +79,10 @@ OnChange = Callable[[str, bool], None]
 
 def resolve_api(api: str = "auto", env: dict[str, str] | None = None) -> str:
     """``auto`` | ``alsa`` | ``jack``; with ``auto``, MIDO_BACKEND may name the API."""
-    if api != "auto" and api not in _APIS:
-        raise DeviceError(f"midi api must be one of auto, alsa, jack (got {api!r})")
-    if api != "auto":
+    if api in _APIS:
         return api
+    if api != "auto":
+        raise DeviceError(f"midi api must be one of auto, alsa, jack (got {api!r})")
     backend = (env if env is not None else os.environ).get("MIDO_BACKEND", "")
     return _MIDO_APIS.get(backend.rpartition("/")[2], "auto")
 
