@@ -54,11 +54,7 @@ log = logging.getLogger("bridge.server")
 # websockets logs request headers (a client's key) at DEBUG: give it a logger that redacts.
 _WS_LOG = RedactingAdapter(logging.getLogger("websockets.server"), {})
 
-API_VERSIONS = ("v1alpha", "v1beta")
-PATHS = frozenset(
-    f"/ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateMusic"
-    for v in API_VERSIONS
-)
+PATHS = frozenset(codec.service_path(v) for v in codec.API_VERSIONS)
 SETUP_TIMEOUT = 10.0  # seconds a client may take to send its setup frame
 MAX_REASON = 120  # a close reason must fit in 123 bytes
 SEND_BUFFER = 128 * 1024  # bytes; the kernel doubles it (a 2 s chunk is ~512 KB as JSON)
