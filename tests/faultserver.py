@@ -147,7 +147,8 @@ class FaultServer:
             await ws.close(fault.code, fault.reason)
             return
         await ws.send(json.dumps({"setupComplete": {}}))
-        state = {"play": PlayState.STOPPED, "prompts": False}
+        # "playing" is derived from "play" (subclasses' streamers read it)
+        state: dict[str, Any] = {"play": PlayState.STOPPED, "playing": False, "prompts": False}
         reader = asyncio.create_task(self._read(ws, conn, state))
         try:
             async with asyncio.timeout(self.session_limit):
@@ -167,6 +168,7 @@ class FaultServer:
                 state["prompts"] = True
             if "playbackControl" in message:
                 state["play"] = after(state["play"], Playback(message["playbackControl"]))
+                state["playing"] = state["play"] is PlayState.PLAYING
 
     async def _stream(
         self, ws: ServerConnection, conn: Connection, fault: Fault, state: dict[str, Any]
@@ -175,7 +177,7 @@ class FaultServer:
         phase = 0.0
         first = True
         while True:
-            if not (state["play"] is PlayState.PLAYING and state["prompts"]):
+            if not (state["playing"] and state["prompts"]):
                 if ws.close_code is not None:
                     return  # the client left while nothing was streaming
                 await asyncio.sleep(0.01)

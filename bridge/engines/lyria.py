@@ -129,7 +129,7 @@ class LyriaEngine:
         self._failure: BridgeError | None = None
         self._perform: dict[type, Callable[[Any], None]] = {
             events.Connect: self._do_connect,
-            events.Send: lambda a: self._conns[a.session].send(a.kind, a.frame),
+            events.Send: self._do_send,
             events.Crossfade: self._do_crossfade,
             events.Switch: self._do_switch,
             events.Close: self._do_close,
@@ -148,8 +148,6 @@ class LyriaEngine:
         await self._settled.wait()
         if self._failure is not None:
             raise self._failure
-        if self._machine.stats["sessions"] == 0:
-            log.warning("lyria: first connection failed; retrying in the background")
 
     async def apply(self, update: Update) -> None:
         """Remember ``update`` as the latest state and queue it to every live session."""
@@ -213,6 +211,11 @@ class LyriaEngine:
     def _do_connect(self, action: events.Connect) -> None:
         conn = self._conns[action.session] = _Conn(action.session)
         self._spawn(self._connect(conn), f"lyria-connect-{conn.number}")
+
+    def _do_send(self, action: events.Send) -> None:
+        conn = self._conns.get(action.session)
+        if conn is not None:  # the machine sends only to open sessions; this is belt and braces
+            conn.send(action.kind, action.frame)
 
     def _do_switch(self, action: events.Switch) -> None:
         self._route, self._fade = action.session, None
