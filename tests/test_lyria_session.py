@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.core.types import (
     AudioChunk,
@@ -460,3 +462,108 @@ def test_audio_of_a_closing_session_is_dropped():
     scene.live(2)  # paused: 1 is closed at once
     assert of(scene.audio(1), ev.Deliver) == []
     assert scene.machine.status()["chunks_received"] == 2
+
+
+# --- any order of events the engine can produce ------------------------------------------
+class Pump:
+    """What the engine would do: which events each session can still produce."""
+
+    def __init__(self, machine: SessionMachine) -> None:
+        self.machine, self.now = machine, 0.0
+        self.phase: dict[int, str] = {}  # connecting, open, live, ended
+        self.fading: set[int] = set()
+        self.closing: set[int] = set()  # the machine asked to close them
+        self.failed = False
+        self.seen: set[str] = set()  # action kinds, to show what a run exercised
+
+    def feed(self, event: ev.Event) -> None:
+        for action in self.machine.handle(event, self.now):
+            self.check(action)
+
+    def check(self, action: ev.Action) -> None:
+        assert not (self.failed and isinstance(action, ev.Connect)), "a Connect after Fail"
+        self.seen.add(type(action).__name__)
+        if isinstance(action, ev.Connect):
+            self.phase[action.session] = "connecting"
+        elif isinstance(action, ev.Send):
+            setup = action.kind == "setup"
+            assert self.phase[action.session] == ("open" if setup else "live"), action
+        elif isinstance(action, ev.Crossfade):
+            self.fading.add(action.new)
+        elif isinstance(action, ev.Close):
+            self.closing.add(action.session)
+            if self.phase[action.session] == "connecting":
+                self.phase[action.session] = "ended"  # the engine cancels the attempt
+        elif isinstance(action, ev.Fail):
+            self.failed = True
+        busy = [n for n, p in self.phase.items() if p != "ended" and n not in self.closing]
+        assert len(busy) <= 2, self.phase  # the current session and the next one
+
+
+KINDS = ("refused", "http", "filtered", "bad", "closed", "faded", "delivered", "apply")
+# "advance" moves a session along its usual life (connected, setupComplete, audio), so
+# that runs reach rotations and hand-overs; the rest interleaves everything else.
+EVENTS = st.sampled_from(["advance"] * 10 + ["faded"] * 2 + ["wait"] * 3 + list(KINDS))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(EVENTS, st.integers(0, 5), st.floats(0.0, 12.0)), min_size=20, max_size=80),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_event_order_keeps_the_rules(steps, seed):
+    """Random interleavings of what sockets, mixer and performer can do: the machine never
+    raises, sends only setup before setupComplete, keeps at most two sessions open besides
+    those it is closing, never connects after failing, and acts on every due timer."""
+    machine = SessionMachine(
+        Settings(rotate_after=6.0, watchdog=15.0, stagger=3.0, preroll_timeout=6.0),
+        random.Random(seed),
+    )
+    pump = Pump(machine)
+    for update in (PROMPTS, PLAY):
+        pump.feed(ev.Apply(update))
+    pump.feed(ev.Begin())
+    for kind, pick, dt in steps:
+        sessions = [n for n, p in pump.phase.items() if p != "ended"]
+        n = sessions[pick % len(sessions)] if sessions else 0
+        step(pump, kind, n, dt)
+
+
+def step(pump: Pump, kind: str, n: int, dt: float) -> None:
+    phase = pump.phase.get(n)
+    if kind == "wait":
+        target = pump.now + dt
+        while (deadline := pump.machine.next_deadline()) is not None and deadline <= target:
+            pump.now = max(pump.now, deadline)
+            pump.feed(ev.Tick())
+            after = pump.machine.next_deadline()
+            assert after is None or after > pump.now
+        pump.now = target
+    elif kind == "advance" and phase in ("connecting", "open", "live"):
+        step(pump, {"connecting": "connected", "open": "setup", "live": "audio"}[phase], n, dt)
+    elif kind == "apply":
+        pump.feed(ev.Apply(Control(Playback.PAUSE if dt > 8 else Playback.PLAY)))
+    elif phase == "connecting" and kind in ("connected", "refused", "http"):
+        pump.phase[n] = "open" if kind == "connected" else "ended"
+        if kind == "connected":
+            pump.feed(ev.Connected(n))
+        else:
+            pump.feed(ev.ConnectFailed(n, "refused", 503 if kind == "http" else None))
+    elif phase in ("open", "live") and kind == "closed":
+        pump.phase[n] = "ended"
+        pump.feed(ev.Closed(n, int(dt) % 3 + 1011, ""))  # 1011, 1012, 1013
+    elif phase in ("open", "live") and kind in ("setup", "audio", "filtered", "bad"):
+        if kind == "setup" and phase == "open":
+            pump.phase[n] = "live"
+        frame = {
+            "setup": codec.SetupComplete(),
+            "audio": codec.AudioChunks((CHUNK,)),
+            "filtered": codec.FilteredPrompt("dub", "x"),
+            "bad": codec.ProtocolErrorEvent("torn"),
+        }[kind]
+        pump.feed(ev.Received(n, frame))
+    elif kind == "faded" and n in pump.fading:
+        pump.fading.discard(n)
+        pump.feed(ev.HandedOver(n))
+    elif kind == "delivered" and phase == "live":
+        pump.feed(ev.Delivered(n))
