@@ -223,7 +223,9 @@ async def test_apply_never_waits_for_the_network():
             await engine.apply(SetConfig(GenerationConfig(density=i / 200)))
         elapsed = time.perf_counter() - t0
         await engine.close()
-    assert elapsed < 0.05
+    # Waiting on the stalled network would take the stall's 3 s; a loaded CI machine may
+    # take a good fraction of a second for 200 encodes, which is not what this checks.
+    assert elapsed < 1.0
 
 
 def rms_windows(audio: np.ndarray, window: int = 960) -> np.ndarray:
