@@ -1,14 +1,17 @@
 """The player's side of the output: the device child, the pump thread, the headless clock.
 
 Process, pipe and thread I/O. ``DeviceLink`` starts the device child
-(``bridge.audio.child``) and runs the pump thread, which keeps ``SHM_TARGET`` frames
-queued in the shared ring by calling ``render`` (the player's) and sleeps until the child
-says it took a block (an eventfd). When the child reports its stream died, exits, or
-stops pulling frames for ``STALL_SECONDS``, the output is *lost*: the pump goes on at
-real time without a device (the set continues, recording included) and starts a new
-child every ``REOPEN_EVERY`` s until the same output opens again, then calls
-``on_reopen`` (the player fades back in). ``ClockSink`` is ``--output none``: a thread
-that renders at real time into nowhere.
+(``bridge.audio.child``) and runs the pump thread, which keeps ``SHM_TARGET`` frames of
+the stream queued in the shared ring (``Playout.content``), hands what the child played
+back (``Playout.heard``) and sleeps until the child says it took a block (an eventfd).
+The controls (gain, pause, fade speed) go to the child through the shared memory: its
+output stage applies them at the next device block.
+
+When the child reports its stream died, exits, or stops calling back for
+``STALL_SECONDS``, the output is *lost*: the pump goes on at real time without a device
+(``Playout.local``: the set continues, recording included) and starts a new child every
+``REOPEN_EVERY`` s until the same output opens again; the new child fades in.
+``ClockSink`` is ``--output none``: a thread that renders at real time into nowhere.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,17 @@ log = logging.getLogger(__name__)
 
 Render = Callable[[npt.NDArray[np.float32], int], None]
 
+
+@dataclass(frozen=True, slots=True)
+class Playout:
+    """The player's side of the pump: what it calls, from the pump thread."""
+
+    content: Render  # fill [frames, 2] with the stream (before the output stage)
+    local: Render  # fill [frames, width]: the output stage run here (no device)
+    heard: Callable[[npt.NDArray[np.float32]], None]  # stereo frames the device played
+    lost: Callable[[float], None]  # the device went away at this output gain
+
+
 NONE_BLOCK = 512  # block size of the clock without a device (~10.7 ms at 48 kHz)
 SHM_TARGET = 3072  # frames kept queued for the device (~64 ms at 48 kHz): GIL hiccups
 PUMP_BLOCK = 256  # frames rendered per step by the pump thread
@@ -46,8 +61,8 @@ WATCH_EVERY = 0.25  # the pump wakes at least this often to run the stall watchd
 class DeviceChild:
     """One device process; a reader thread keeps its answers so nobody waits on the pipe."""
 
-    def __init__(self, ring: shm.SharedRing, spec: str, width: int, rate: int) -> None:
-        argv = [*(str(fd) for fd in ring.fds), spec, str(width), str(rate)]
+    def __init__(self, ring: shm.SharedRing, spec: str, channel_map: str, rate: int) -> None:
+        argv = [*(str(fd) for fd in ring.fds), spec, channel_map, str(rate)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge.audio.child", *argv],
             stdin=subprocess.PIPE,
@@ -141,15 +156,13 @@ class ClockSink:
 class DeviceLink:
     """The shared ring, the device child, the pump thread and the reopening."""
 
-    def __init__(
-        self, render: Render, spec: str, width: int, on_reopen: Callable[[], None]
-    ) -> None:
-        self._render = render
-        self._on_reopen = on_reopen
+    def __init__(self, playout: Playout, spec: str, channel_map: tuple[int, ...]) -> None:
+        self._playout = playout
         self._spec = spec
-        self._width = width
-        self._ring = shm.SharedRing(width)
-        self._scratch = np.zeros((NONE_BLOCK, width), dtype=np.float32)
+        self._map = ",".join(str(c) for c in channel_map)
+        self._ring = shm.SharedRing()
+        self._scratch = np.zeros((NONE_BLOCK, max(channel_map)), dtype=np.float32)
+        self._heard = np.zeros((shm.FRAMES, 2), dtype=np.float32)
         self._fence = shm.fence_factory()  # used by the pump thread only
         self._child: DeviceChild | None = None
         self._rate = 0
@@ -163,6 +176,22 @@ class DeviceLink:
     @property
     def xruns(self) -> int:
         return self._xruns_before + int(self._ring.hdr[shm.XRUNS])
+
+    @property
+    def output_gain(self) -> float:
+        """The gain the device applies now (its fades included)."""
+        return float(self._ring.ctl[shm.ENV])
+
+    def control(self, gain: float, paused: bool, step: float) -> None:
+        """What the child's output stage aims for from its next device block."""
+        ctl = self._ring.ctl
+        ctl[shm.STEP] = step
+        ctl[shm.GAIN] = gain
+        ctl[shm.PAUSED] = 1.0 if paused else 0.0
+
+    def flush(self) -> None:
+        """Have the child drop the stream frames queued for it."""
+        self._ring.hdr[shm.FLUSH_REQ] += 1
 
     @property
     def child_pid(self) -> int | None:
@@ -199,7 +228,7 @@ class DeviceLink:
 
     def _spawn(self, rate: int) -> DeviceChild:
         self._ring.reset()
-        return DeviceChild(self._ring, self._spec, self._width, rate)
+        return DeviceChild(self._ring, self._spec, self._map, rate)
 
     # --- the pump thread ------------------------------------------------------------
     def _run(self) -> None:
@@ -213,6 +242,7 @@ class DeviceLink:
     def _pump(self) -> None:
         """Keep ``SHM_TARGET`` frames queued for the child; it plays them at device time."""
         hdr = self._ring.hdr
+        self._drain_heard()
         written, read = int(hdr[shm.WRITTEN]), int(hdr[shm.READ])
         self._watch(int(hdr[shm.CALLBACKS]))
         if written - read >= SHM_TARGET:
@@ -220,9 +250,21 @@ class DeviceLink:
             return
         start = written % shm.FRAMES
         n = min(PUMP_BLOCK, shm.FRAMES - start)
-        self._render(self._ring.data[start : start + n], n)
+        self._playout.content(self._ring.data[start : start + n], n)
         self._fence()  # the frames must be visible to the child before the counter
         hdr[shm.WRITTEN] = written + n  # published after the copy: the child never reads ahead
+
+    def _drain_heard(self) -> None:
+        """Hand what the child played to the player (the recording, the played counter)."""
+        hdr = self._ring.hdr
+        w, r = int(hdr[shm.HEARD_W]), int(hdr[shm.HEARD_R])
+        self._fence()  # the frames only after the counter that published them
+        while w > r:
+            n = min(w - r, self._heard.shape[0])
+            shm.read_frames(self._ring.heard, r, self._heard, n)
+            self._playout.heard(self._heard[:n])
+            r += n
+        hdr[shm.HEARD_R] = r
 
     def _watch(self, blocks: int) -> None:
         """A device that stops calling back (but never says so) counts as lost too."""
@@ -236,6 +278,8 @@ class DeviceLink:
     def _lose(self, dead: DeviceChild) -> None:
         self._xruns_before += int(self._ring.hdr[shm.XRUNS])
         dead.stop(0.5)
+        self._drain_heard()
+        self._playout.lost(self.output_gain)
         self._child = None
         self.lost = True
         self.losses += 1
@@ -261,7 +305,7 @@ class DeviceLink:
                     return
                 trial.stop(0.5)  # failed, or hung while the server is half up: kill it
                 trial, next_try = None, time.monotonic() + REOPEN_EVERY
-            self._render(self._scratch, NONE_BLOCK)
+            self._playout.local(self._scratch, NONE_BLOCK)
             self._stop.wait(clock.delay())
         if trial is not None:  # closing while a reopen was under way
             trial.stop(0.5)
@@ -269,6 +313,5 @@ class DeviceLink:
     def _resume(self, child: DeviceChild, gone: float) -> None:
         self._child = child
         self._progress = (0, time.monotonic())
-        self.lost = False
-        self._on_reopen()  # fade back in: the device starts mid-signal, no click
+        self.lost = False  # the new child's output stage fades in from silence
         log.info("audio output %s reopened after %.1f s", self._spec, gone)

@@ -22,9 +22,16 @@ output devices. The device runs at 48 kHz when it supports it, else at its defau
 The parts, one module each: device choice (``devices``), the buffer's render state
 machine (``render``), gain/fades/routing (``stage``), the jitter arithmetic (``jitter``),
 resampling (``resample``), the device child and its shared ring (``link``, ``child``,
-``shm``), recording (``recording``). Threads: the pump (or clock) thread runs
-``_render_out``; the loop side (``feed``, ``wants_more``, ``tick``) adapts the target
-level and logs underruns (rate-limited).
+``shm``), recording (``recording``).
+
+Gain, pause and stop fades are applied by the output stage in the device child, at the
+device block after the call (not after the buffer: a volume knob answers within a
+device period or two); the recording gets what that stage played. Without a device
+(``"none"``, or while a lost output is being reopened) the same stage runs here.
+
+Threads: the pump (or clock) thread runs ``_content`` / ``_local`` / ``_hear``; the loop
+side (``feed``, ``wants_more``, ``tick``) adapts the target level and logs underruns
+(rate-limited).
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from bridge.audio.devices import (
     list_outputs,
     select_output,
 )
-from bridge.audio.link import ClockSink, DeviceLink
+from bridge.audio.link import ClockSink, DeviceLink, Playout
 from bridge.audio.recorder import SampleFormat, WavRecorder
 from bridge.audio.recording import RecordTap
 from bridge.audio.render import Renderer
@@ -158,14 +165,18 @@ class Player:
         if str(self._output).lower() == "none":
             self.rate = SAMPLE_RATE
             self._allocate(2)
-            self._sink = ClockSink(self._render_out, self.rate)
+            self._sink = ClockSink(self._local, self.rate)
             self._sink.start()
             return
-        width = max(self._map)
-        link = DeviceLink(self._render_out, str(self._output), width, self._restart_fade)
+        playout = Playout(
+            content=self._content, local=self._local, heard=self._hear, lost=self._lost
+        )
+        link = DeviceLink(playout, str(self._output), self._map)
+        link.control(self._gain, self._paused, self._fade_step())
         self.rate, self._device = link.open()
-        self._allocate(width)
+        self._allocate(max(self._map))
         self._link = link
+        self._control()  # the fade step at the rate the device took
         link.start()
         log.info("audio out: %s at %d Hz, outputs %s", self._device.name, self.rate, self._map)
 
@@ -173,32 +184,42 @@ class Player:
         """Every buffer the audio thread touches is made here, once."""
         capacity = round((self._preset.max_target + self._preset.headroom + 8.0) * self.rate)
         self._renderer = Renderer(capacity, self.rate, self._fade)
-        self._stage = OutputStage(self._map, width, self._gain, self._fade_step())
+        gain_step = jitter.fade_step(jitter.FADE_SECONDS, self.rate)
+        self._stage = OutputStage(self._map, width, self._gain, self._fade_step(), gain_step)
         self._resampler = Resampler(self.rate)
         self._tap = RecordTap(self.rate)
         self._update_start_frames()
 
     # --- the audio thread ------------------------------------------------------------
-    def _render_out(self, out: npt.NDArray[np.float32], frames: int) -> None:
-        """Fill ``out`` (``[frames, width]``): the only code run by the audio thread."""
-        stage, tap = self._stage, self._tap
-        assert stage is not None and tap is not None  # allocated before any thread starts
-        done = 0
-        while done < frames:
-            n = min(frames - done, MAX_BLOCK)
-            played = stage.process(out[done : done + n], n, self._renderer.render)
-            tap.capture(played)
-            done += n
-        self._played += frames
+    def _content(self, buf: npt.NDArray[np.float32], frames: int) -> None:
+        """Fill ``buf[:frames]`` with the stream (stereo, before the output stage)."""
+        self._renderer.render(buf, frames)
         below = self._wake_below
         if below >= 0 and self._renderer.fill < below:
             self._wake_below = -1
             if self._wakeup is not None:
                 self._wakeup()
 
-    def _restart_fade(self) -> None:
+    def _local(self, out: npt.NDArray[np.float32], frames: int) -> None:
+        """Fill ``out`` (``[frames, width]``) with the output stage run here (no device)."""
+        stage = self._stage
+        assert stage is not None  # allocated before any thread starts
+        done = 0
+        while done < frames:
+            n = min(frames - done, MAX_BLOCK)
+            self._hear(stage.process(out[done : done + n], n, self._content))
+            done += n
+
+    def _hear(self, played: npt.NDArray[np.float32]) -> None:
+        """What the output played: record it, count it."""
+        if self._tap is not None:
+            self._tap.capture(played)
+        self._played += played.shape[0]
+
+    def _lost(self, env: float) -> None:
+        """The device went away: the local stage goes on at the gain it had."""
         if self._stage is not None:
-            self._stage.restart()
+            self._stage.restart(env)
 
     # --- the loop side ---------------------------------------------------------------
     def feed(self, chunk: AudioChunk) -> None:
@@ -278,13 +299,18 @@ class Player:
         return jitter.fade_step(self._fade_now, self.rate)
 
     def _control(self) -> None:
-        """Hand gain, pause and fade speed to the output stage."""
+        """Hand gain, pause and fade speed to the output stage (the device's, and ours)."""
+        step = self._fade_step()
         if self._stage is not None:
-            self._stage.control(self._gain, self._paused, self._fade_step())
+            self._stage.control(self._gain, self._paused, step)
+        if self._link is not None:
+            self._link.control(self._gain, self._paused, step)
 
     def flush(self) -> None:
         """Drop everything buffered (after ``fade_out``: a STOP or a context reset)."""
         self._renderer.flush()
+        if self._link is not None:
+            self._link.flush()
 
     @property
     def fade_seconds(self) -> float:
@@ -314,8 +340,13 @@ class Player:
             record_error=tap.error,
             output_lost=self._link.lost if self._link else False,
             output_losses=self._link.losses if self._link else 0,
-            output_gain=0.0 if self._stage is None else round(self._stage.env, 4),
+            output_gain=round(self._output_gain(), 4),
         )
+
+    def _output_gain(self) -> float:
+        if self._link is not None and not self._link.lost:
+            return self._link.output_gain
+        return 0.0 if self._stage is None else self._stage.env
 
     # --- recording -------------------------------------------------------------------
     def _recording_tap(self) -> RecordTap:

@@ -10,8 +10,10 @@ Rules:
    the gain envelope and copies them to the mapped device outputs (1-based; silence on
    the others; one output = the mono sum).
 2. The envelope moves linearly from where it is towards the wanted gain (``gain``, or 0
-   while paused) by ``step`` per sample: a change set before a block starts at that
-   block's first sample, and never jumps (no zipper noise, no click).
+   while paused): a change set before a block starts at that block's first sample, and
+   never jumps (no zipper noise, no click). Gain changes move by ``gain_step`` per sample
+   (full scale in ``jitter.FADE_SECONDS``); a pause or resume moves by its own fade
+   ``step`` until the envelope arrives.
 3. Paused and faded out, the stage *holds*: ``source`` is not called, so nothing buffered
    is consumed; resuming ramps up from silence on the very next sample of the buffer.
 4. ``restart()`` drops the envelope to 0 (a device that reopens starts mid-signal: it
@@ -33,19 +35,25 @@ Source = Callable[[npt.NDArray[np.float32], int], None]
 class OutputStage:
     """Gain envelope + pause hold + routing for one output of ``width`` channels."""
 
-    def __init__(self, channel_map: Sequence[int], width: int, gain: float, step: float) -> None:
+    def __init__(
+        self, channel_map: Sequence[int], width: int, gain: float, step: float, gain_step: float
+    ) -> None:
         self.map = tuple(channel_map)
         self.width = width
         self.gain = gain
         self.step = step
+        self.gain_step = gain_step
         self.paused = False
         self.env = 0.0
+        self._fading = True  # the first fade-in uses the fade step
         self._buf = np.zeros((MAX_BLOCK, 2), dtype=np.float32)
         self._ramp = np.zeros(MAX_BLOCK, dtype=np.float32)
         self._idx = np.arange(1, MAX_BLOCK + 1, dtype=np.float32)
 
     def control(self, gain: float, paused: bool, step: float) -> None:
         """Set what the next block aims for (rule 2)."""
+        if paused != self.paused:
+            self._fading = True
         self.gain, self.paused, self.step = gain, paused, step
 
     @property
@@ -53,9 +61,10 @@ class OutputStage:
         """Paused and silent: the buffer is kept, not played (rule 3)."""
         return self.paused and self.env == 0.0
 
-    def restart(self) -> None:
-        """Fade in from silence from the next block on (rule 4)."""
-        self.env = 0.0
+    def restart(self, env: float = 0.0) -> None:
+        """Go on from ``env`` (0: fade in from silence) from the next block on (rule 4)."""
+        self.env = env
+        self._fading = True
 
     def process(
         self, out: npt.NDArray[np.float32], frames: int, source: Source
@@ -77,19 +86,25 @@ class OutputStage:
         target = 0.0 if self.paused else self.gain
         env = self.env
         if env == target:
+            self._fading = False
             if env != 1.0:
                 buf *= env
             return
         ramp = self._ramp[:frames]
         rising = target > env
-        np.multiply(self._idx[:frames], self.step if rising else -self.step, out=ramp)
+        step = self.step if self._fading else self.gain_step
+        np.multiply(self._idx[:frames], step if rising else -step, out=ramp)
         ramp += env
         if rising:
             np.minimum(ramp, target, out=ramp)
         else:
             np.maximum(ramp, target, out=ramp)
         buf *= ramp[:, None]
-        self.env = float(ramp[-1])
+        end = float(ramp[-1])
+        # float32 holds 0.8 as 0.80000001: arrived is arrived, else the ramp never ends
+        if abs(end - target) < 1e-6:
+            end, self._fading = target, False
+        self.env = end
 
     def _route(self, out: npt.NDArray[np.float32], buf: npt.NDArray[np.float32]) -> None:
         if self.map == (1, 2) and self.width == 2:
