@@ -70,6 +70,7 @@ class PlayerLike(Protocol):
     def flush(self) -> None: ...
     def start_recording(self, path: str | Path) -> None: ...
     def stop_recording(self) -> None: ...
+    def set_wakeup(self, callback: Callable[[], None] | None) -> None: ...
 
 
 @dataclass
@@ -243,6 +244,7 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        player.set_wakeup(None)  # the loop is about to go: the audio thread must not call it
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
@@ -359,8 +361,16 @@ class Daemon:
             self._wake.set()
 
     async def _audio_task(self) -> None:
-        """Engine chunks → player; the player's high mark is the backpressure."""
+        """Engine chunks → player; the player's high mark is the backpressure, and its
+        wake-up (from the audio thread) says when it wants more: no polling."""
         player = self.parts.player
+        room = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # runs on the audio thread
+            loop.call_soon_threadsafe(room.set)
+
+        player.set_wakeup(wake)
         async for chunk in self.parts.engine.chunks():
             player.feed(chunk)
             self.counters.chunks += 1
@@ -369,8 +379,11 @@ class Daemon:
                 self.notifier.ready(f"streaming from {self.parts.engine.name}")
                 log.info("audio flowing (%s engine)", self.parts.engine.name)
             self._engine_news()
-            while not player.wants_more() and not self._stopping.is_set():
-                await asyncio.sleep(0.01)
+            while not self._stopping.is_set():
+                room.clear()  # before asking: a wake-up after the answer is not lost
+                if player.wants_more():
+                    break
+                await room.wait()
 
     def _engine_news(self) -> None:
         """What the engine and player learnt on their own: filtered prompts, a dead disk."""
