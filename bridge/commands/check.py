@@ -14,7 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from bridge.errors import ConfigError, Problem
+from bridge.errors import Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _is_rig(path: Path) -> bool:
     from bridge.config.schema import TOP_KEYS
-    from bridge.rig import FIELDS
+    from bridge.rig import looks_like_rig
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
-    keys = set(data)
-    return bool(keys) and keys <= set(FIELDS) and not keys & set(TOP_KEYS)
+    return looks_like_rig(list(data), TOP_KEYS)
 
 
 def check_one(name: str) -> list[Problem]:
@@ -39,13 +38,9 @@ def check_one(name: str) -> list[Problem]:
 
     path = Path(name)
     if path.is_file() and _is_rig(path):
-        from bridge.rig import load_rig
+        from bridge.rig import check_rig_file
 
-        try:
-            load_rig(path)
-        except ConfigError as exc:
-            return exc.problems
-        return []
+        return check_rig_file(path)
     return check_files([name])
 
 
