@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 from bridge.errors import Problem
@@ -32,12 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_rig(path: Path) -> bool:
+    from bridge.config.reader import parse_toml
     from bridge.config.schema import TOP_KEYS
     from bridge.rig import looks_like_rig
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = parse_toml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+    if isinstance(data, Problem):  # the mapping loader reports it
         return False
     return looks_like_rig(list(data), TOP_KEYS)
 

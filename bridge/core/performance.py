@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from bridge.core import snapshot
 from bridge.core.config_values import check_config_value
 from bridge.core.config_values import finite_number as _number
 from bridge.core.playback import (
@@ -54,9 +55,9 @@ from bridge.core.playback import (
     WORD_OF_STATE,
     PlayState,
     after,
-    parse_state,
     resolve,
 )
+from bridge.core.snapshot import WEIGHT_DIGITS
 from bridge.core.targets import Target, parse_target
 from bridge.core.types import (
     CONFIG_SPECS,
@@ -71,8 +72,6 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 
-SNAPSHOT_VERSION = 1
-WEIGHT_DIGITS = 4  # wire weights are rounded so float noise never makes a new frame
 DEFAULT_GLIDE_STEP = 0.05  # seconds between intermediate glide values (20 per second)
 
 
@@ -472,115 +471,20 @@ class Performance:
         "record": _apply_record,
     }
 
-    # --- snapshot / restore ----------------------------------------------------------
+    # --- snapshot / restore (bridge.core.snapshot) ------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able picture of the whole state (status API and persistence)."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "slots": [
-                {
-                    "slot": n,
-                    "text": s.text,
-                    "weight": round(s.weight, 6),
-                    "effective": round(self.effective_weight(n), WEIGHT_DIGITS),
-                    "lo": s.lo,
-                    "hi": s.hi,
-                    "filtered": s.text.strip() in self.filtered,
-                }
-                for n, s in enumerate(self.slots, start=1)
-            ],
-            "config": {name: getattr(self.config, name) for name in CONFIG_SPECS},
-            "playback": self.state,
-            "scene": self.scene,
-            "scenes": [s.name for s in self.scenes],
-            "stored_scenes": [_scene_dict(s) for s in self.scenes if s.name in self.stored_scenes],
-            "crossfader": round(self.crossfader, 6),
-            "master_volume": self.master_volume,
-            "recording": self.recording,
-            "bank": self.bank,
-            "gliding": sorted(self.glides),
-            "filtered": sorted(self.filtered),
-        }
+        return snapshot.take(self)
 
-    def restore(self, snapshot: dict[str, Any]) -> list[str]:
-        """Take back what a snapshot holds; returns the reasons for every part skipped.
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Take back what a snapshot holds; returns the reasons for every part skipped."""
+        return snapshot.restore(self, data)
 
-        Recording is not restored (a restart must not start writing files on its own);
-        glides are not restored (they land on their target).
-        """
-        problems: list[str] = []
-        if not isinstance(snapshot, dict):
-            return ["snapshot is not an object"]
-        for scene in _list(snapshot.get("stored_scenes")):
-            self._restore_scene(scene, problems)
-        for item in _list(snapshot.get("slots")):
-            self._restore_slot(item, problems)
-        config = snapshot.get("config")
-        for name, value in (config if isinstance(config, dict) else {}).items():
-            self._note(problems, self._apply_config(str(name), value), f"config.{name}")
-        state = parse_state(snapshot.get("playback"))
-        if state is not None:
-            self.state = state
-        self._restore_simple(snapshot, problems)
-        return problems
-
-    def _restore_slot(self, item: Any, problems: list[str]) -> None:
-        if not isinstance(item, dict):
-            problems.append("slot entry is not an object")
-            return
-        number = item.get("slot")
-        if not isinstance(number, int) or not 1 <= number <= len(self.slots):
-            problems.append(f"slot {number!r} does not exist")
-            return
-        target = f"slot.{number}."
-        if "text" in item:
-            self._note(problems, self._dispatch(Change(target + "text", item["text"]), 0), target)
-        if "weight" in item:
-            weight = Change(target + "weight", item["weight"])
-            self._note(problems, self._dispatch(weight, 0), target)
-
-    def _restore_simple(self, snapshot: dict[str, Any], problems: list[str]) -> None:
-        for key in ("crossfader", "master_volume", "bank"):
-            if key in snapshot:
-                self._note(problems, self._dispatch(Change(key, snapshot[key]), 0.0), key)
-        scene = snapshot.get("scene")
-        if isinstance(scene, str) and self.find_scene(scene) is not None:
-            self.scene = scene
-        self.filtered |= {t for t in _list(snapshot.get("filtered")) if isinstance(t, str)}
-        self._touch()
-
-    def _restore_scene(self, item: Any, problems: list[str]) -> None:
-        try:
-            scene = SceneSpec(
-                name=str(item["name"]),
-                weights={int(k): float(v) for k, v in item.get("weights", {}).items()},
-                texts={int(k): str(v) for k, v in item.get("texts", {}).items()},
-                glide=float(item.get("glide", 0.0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            problems.append("a stored scene is malformed")
-            return
+    def stored(self, scene: SceneSpec) -> None:
+        """Add (or replace, by name) a scene stored live; it is persisted with the state."""
         index = self.find_scene(scene.name)
         if index is None:
             self.scenes.append(scene)
         else:
             self.scenes[index] = scene
         self.stored_scenes.add(scene.name)
-
-    @staticmethod
-    def _note(problems: list[str], reason: str | None, where: str) -> None:
-        if reason is not None:
-            problems.append(f"{where}: {reason}")
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _scene_dict(scene: SceneSpec) -> dict[str, Any]:
-    return {
-        "name": scene.name,
-        "weights": {str(k): v for k, v in scene.weights.items()},
-        "texts": {str(k): v for k, v in scene.texts.items()},
-        "glide": scene.glide,
-    }

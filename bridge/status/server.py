@@ -54,6 +54,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING
 
 from bridge import __version__
+from bridge.core.instrument import Outcome
 from bridge.core.targets import parse_target
 from bridge.core.types import CONFIG_SPECS, TARGETS_HELP, Change
 from bridge.errors import BridgeError, ConfigError
@@ -74,7 +75,7 @@ CONFIG_TABLE = {
 }
 
 Snapshot = Callable[[], dict[str, Any]]
-Control = Callable[[Change], object]
+Control = Callable[[Change], Outcome]
 
 
 def is_loopback(host: str) -> bool:
@@ -368,13 +369,15 @@ class StatusServer:
             return
         self.controls_received += 1
         try:
-            result = self.control(parsed)
+            outcome = self.control(parsed)
         except Exception:  # the daemon's bug must not close the performer's page
             log.exception("status control %s failed", parsed.target)
-            result = "failed (see the daemon's log)"
-        if isinstance(result, str):  # a control callable may explain a refusal
-            reply = {"type": "error", "message": redact(f"{parsed.target}: {result}")}
+            outcome = Outcome(refused="failed (see the daemon's log)")
+        if outcome.refused is not None:
+            reply = {"type": "error", "message": redact(f"{parsed.target}: {outcome.refused}")}
             await client.ws.send(json.dumps(reply))
+        elif outcome.note is not None:  # applied, but not as asked: say so
+            await client.ws.send(json.dumps({"type": "notice", "message": redact(outcome.note)}))
         self.notify()
 
     # --- HTTP ------------------------------------------------------------------------
