@@ -5,6 +5,10 @@ exits 0 when every file is valid, 1 otherwise (no traceback). A file whose keys 
 all rig settings (``engine``, ``output``, ...) is checked as a rig file; anything else as
 a mapping (profile or performance, with the files it ``use``s). A bare name checks a
 shipped profile (``promptbridge check nanokontrol2``).
+
+``--show`` loads the files as ``run`` would (one merged set; a rig file contributes the
+mappings it names) and prints the result: slots, scenes, decks, config and bindings by
+control, each binding with the file and line it came from.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from bridge.errors import ConfigError, Problem
+from bridge.errors import Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="TOML files (or profile names)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="print the merged set (slots, scenes, decks, bindings by control) as run loads it",
+    )
 
 
 def _is_rig(path: Path) -> bool:
     from bridge.config.reader import parse_toml
     from bridge.config.schema import TOP_KEYS
-    from bridge.rig import FIELDS
+    from bridge.rig import looks_like_rig
 
     try:
         data = parse_toml(path.read_text(encoding="utf-8"), str(path))
@@ -32,8 +41,7 @@ def _is_rig(path: Path) -> bool:
         return False
     if isinstance(data, Problem):  # the mapping loader reports it
         return False
-    keys = set(data)
-    return bool(keys) and keys <= set(FIELDS) and not keys & set(TOP_KEYS)
+    return looks_like_rig(list(data), TOP_KEYS)
 
 
 def check_one(name: str) -> list[Problem]:
@@ -41,17 +49,46 @@ def check_one(name: str) -> list[Problem]:
 
     path = Path(name)
     if path.is_file() and _is_rig(path):
-        from bridge.rig import load_rig
+        from bridge.rig import check_rig_file
 
-        try:
-            load_rig(path)
-        except ConfigError as exc:
-            return exc.problems
-        return []
+        return check_rig_file(path)
     return check_files([name])
 
 
+def show(names: list[str]) -> int:
+    """Merge the files as ``run`` does and print the set; problems instead when invalid."""
+    from bridge.config import load_mapping
+    from bridge.config.show import describe
+    from bridge.errors import ConfigError
+    from bridge.rig import check_rig_file, load_rig, mapping_refs
+
+    refs: list[Path | str] = []
+    for name in names:
+        path = Path(name)
+        if path.is_file() and _is_rig(path):
+            problems = check_rig_file(path)
+            if problems:
+                print("\n".join(map(str, problems)))
+                return 1
+            refs += mapping_refs(load_rig(path), path)
+        else:
+            refs.append(path if path.is_file() else name)
+    try:
+        mapping = load_mapping(refs) if refs else None
+    except ConfigError as exc:
+        print("\n".join(map(str, exc.problems)))
+        return 1
+    if mapping is None:  # a rig that names no mapping: run plays the generic profile
+        from bridge.config import default_mapping
+
+        mapping = default_mapping()
+    print("\n".join(describe(mapping)))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.show:
+        return show(args.files)
     failed = 0
     for name in args.files:
         problems = check_one(name)

@@ -21,7 +21,7 @@ from bridge.daemon import Daemon, Parts
 from bridge.engines import create_engine
 from bridge.engines.base import Engine
 from bridge.errors import ConfigError, SecretError
-from bridge.rig import RigSettings, load_rig, merge
+from bridge.rig import RigSettings, mapping_refs, merge, parse_rig, read_rig_text, rig_problems
 
 log = logging.getLogger("promptbridge")
 
@@ -98,28 +98,25 @@ def _channels(text: str) -> tuple[int, ...]:
 
 def settings_from(args: argparse.Namespace) -> tuple[RigSettings, Path | None]:
     rig_path = Path(args.rig) if args.rig else None
-    base = load_rig(rig_path) if rig_path else RigSettings()
+    text = read_rig_text(rig_path) if rig_path else ""
+    base = parse_rig(text, str(rig_path)) if rig_path else RigSettings()
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     if overrides.get("mappings"):
         overrides["mappings"] = tuple(overrides["mappings"])
     if overrides.get("midi_in"):
         overrides["midi_in"] = tuple(overrides["midi_in"])
-    return merge(base, overrides), rig_path
+    settings = merge(base, overrides)
+    # The same whole-rig checks as `promptbridge check`, so both refuse the same files.
+    problems = rig_problems(settings, str(rig_path) if rig_path else "command line", text)
+    if problems:
+        raise ConfigError(problems)
+    return settings, rig_path
 
 
 def mapping_from(settings: RigSettings, rig_path: Path | None) -> MappingSet:
     if not settings.mappings:
         return default_mapping()
-    base = rig_path.parent if rig_path else Path.cwd()
-    paths = [_resolve(m, base) for m in settings.mappings]
-    return load_mapping(paths)
-
-
-def _resolve(name: str, base: Path) -> Path | str:
-    path = Path(name).expanduser()
-    if path.suffix == ".toml" and not path.is_absolute() and (base / path).exists():
-        return base / path
-    return path if path.exists() else name  # a bare name: a shipped profile
+    return load_mapping(mapping_refs(settings, rig_path))
 
 
 def state_path(settings: RigSettings) -> Path:

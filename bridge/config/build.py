@@ -179,6 +179,8 @@ def _banks(files: list[FileData]) -> int:
 
 
 def _check_scene_slots(files: list[FileData], slots: dict[int, SlotSpec]) -> None:
+    """Scenes name slots of the merged set, and weigh them within each slot's range
+    (recall would clamp a weight outside it without a word)."""
     for fd in files:
         for scene, path in fd.scenes:
             for part, numbers in (("weights", scene.weights), ("texts", scene.texts)):
@@ -188,6 +190,19 @@ def _check_scene_slots(files: list[FileData], slots: dict[int, SlotSpec]) -> Non
                         fd.reader.problem(
                             (*path, part, str(n)), f"no prompt slot {n} (slots: {have})"
                         )
+            for n, weight in scene.weights.items():
+                spec = slots.get(n)
+                if spec is not None and not spec.lo <= weight <= spec.hi:
+                    fd.reader.problem(
+                        (*path, "weights", str(n)),
+                        f"outside slot {n}'s range",
+                        weight,
+                        f"{_num(spec.lo)}..{_num(spec.hi)}",
+                    )
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _performance(
@@ -215,17 +230,32 @@ def _performance(
 
 # --- one binding ---------------------------------------------------------------------
 def _binding(rb: RawBind, s: _Set) -> Binding | None:
-    r, path, data = rb.reader, rb.path, rb.data
-    if rb.target is None:
+    """Compile one binding. Every check runs, even after one failed, so ``check`` shows
+    all of a binding's problems in one pass; any problem means no binding."""
+    r, path = rb.reader, rb.path
+    info: TargetInfo | str | None = None
+    if rb.target is not None:
+        info = target_info(rb.target, s.slots, s.scenes, s.banks)
+        if isinstance(info, str):
+            allowed = ALLOWED if info.startswith("unknown") else None
+            r.problem((*path, "target"), info, rb.target, allowed)
+    resolved = _resolve_source(rb, s)
+    if resolved is None or not isinstance(info, TargetInfo) or rb.target is None:
         return None
-    info = target_info(rb.target, s.slots, s.scenes, s.banks)
-    if isinstance(info, str):
-        allowed = ALLOWED if info.startswith("unknown") else None
-        r.problem((*path, "target"), info, rb.target, allowed)
-        return None
-    resolved = _resolve_source(rb, s) if rb.ok else None
-    if resolved is None:
-        return None
+    before = len(r.problems)
+    binding = _compile(rb, rb.checked_data(), info, rb.target, resolved)
+    return binding if rb.ok and len(r.problems) == before else None
+
+
+def _compile(
+    rb: RawBind,
+    data: dict[str, Any],
+    info: TargetInfo,
+    target: str,
+    resolved: tuple[RawController, RawSource, RawControl | None],
+) -> Binding:
+    """The binding from checked parts; problems go to the reader, none stops the others."""
+    r, path = rb.reader, rb.path
     ctrl, raw, control = resolved
     channel = raw.channel
     if channel is UNSET:
@@ -237,24 +267,15 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
     ctype = data.get("type") or (control.type if control else None)
     button = ctype in ("button", "pad") or (ctype is None and raw.kind in ("note", "program"))
     mode = data.get("mode") or _default_mode(info, encoding, button, raw)
-    if not _check_mode(r, path, mode, encoding, raw, info):
-        return None
-    values = _values(r, path, data, info, mode, rb.target)
-    if values is None:
-        return None
-    value, off = _on_off(r, path, data, info, mode, rb.target, raw, values)
-    if value is UNSET:
-        return None
+    _check_mode(r, path, mode, encoding, raw, info)
+    values = _values(r, path, data, info, mode, target)
+    value, off = _on_off(r, path, data, info, mode, target, raw, values or ())
     auto = data.get("auto")
     if auto and not info.auto:
-        r.problem((*path, "auto"), f"{rb.target} has no auto position", auto)
-        return None
-    if auto and mode != "absolute":
+        r.problem((*path, "auto"), f"{target} has no auto position", auto)
+    elif auto and mode != "absolute":
         r.problem((*path, "auto"), f"auto positions need absolute mode, not {mode}", auto)
-        return None
     transform = _transform(r, path, data, info, raw, mode)
-    if transform is None:
-        return None
     takeover = data.get("takeover") or (
         "pickup"
         if mode == "absolute" and raw.kind in POSITION_KINDS and info.kind in ("float", "int")
@@ -265,17 +286,17 @@ def _binding(rb: RawBind, s: _Set) -> Binding | None:
     return Binding(
         controller=ctrl.name,
         source=source,
-        target=rb.target,
+        target=target,
         target_kind=info.kind,
         mode=mode,  # type: ignore[arg-type]
-        transform=transform,
+        transform=transform or Transform(),
         encoding=encoding,
         step=float(data.get("step", 0.01)),
         acceleration=float(data.get("acceleration", 1.0 if _turns(encoding) else 0.0)),
         takeover=takeover,  # type: ignore[arg-type]
-        value=value,
-        off=off,
-        values=values,
+        value=None if value is UNSET else value,
+        off=None if off is UNSET else off,
+        values=values or (),
         glide=float(data["glide"]) if "glide" in data else None,
         bank=data.get("bank"),
         auto=auto,
@@ -343,7 +364,7 @@ def _resolve_control(
     src = RawSource(
         control.source.kind, control.source.number, control.source.dec, control.source.channel
     )
-    override = read_channel(r, rb.data, path)
+    override = read_channel(r, rb.checked_data(), path)
     if override is not UNSET:
         src.channel = override
     return ctrl, src, control
@@ -426,14 +447,17 @@ def _values(
         return info.values
     if not isinstance(raw, list) or len(raw) < 2:
         r.problem((*path, "values"), "must be a list of two or more values", raw)
-        return None
     out = []
-    for i, v in enumerate(raw):
+    for i, v in enumerate(raw if isinstance(raw, list) else []):
         c = coerce(info, v)
-        if c is UNSET:
-            r.problem((*path, "values"), f"item {i + 1} does not fit {target}", v, _allowed(info))
-            return None
+        if c is UNSET:  # every bad item, not just the first
+            words = [x for x in info.values if isinstance(x, str)]
+            hint = suggest(v, words) if isinstance(v, str) else ""
+            message = f"item {i + 1} does not fit {target}{hint}"
+            r.problem((*path, "values"), message, v, _allowed(info))
         out.append(c)
+    if not isinstance(raw, list) or len(raw) < 2 or UNSET in out:
+        return None
     return tuple(out)
 
 

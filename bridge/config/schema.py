@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config.lines import Path
-from bridge.config.reader import Reader
+from bridge.config.reader import Reader, render_path
 from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
@@ -111,7 +111,12 @@ class RawBind:
     controller: str | None
     target: str | None
     file_controller: str | None = None
-    ok: bool = True  # False when a key had a problem: check the target, build nothing
+    ok: bool = True  # False when a key had a problem: check the rest, build nothing
+    bad: frozenset[str] = frozenset()  # keys already reported: the rest is checked without
+
+    def checked_data(self) -> dict[str, Any]:
+        """The keys that passed their own check (a reported key is not judged twice)."""
+        return {k: v for k, v in self.data.items() if k not in self.bad}
 
 
 @dataclass
@@ -316,7 +321,6 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     text = r.str_(data, "text", path)
     if not text:
         r.problem(path, 'a slot needs a prompt text (text = "...")')
-        return None
     lo, hi = r.pair(data, "range", path, 0.0, 10.0) or (0.0, 2.0)
     if lo > hi:
         r.problem((*path, "range"), "low must be below high", [lo, hi])
@@ -326,6 +330,8 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
         r.problem((*path, "texts"), "must be a list of prompt texts", texts)
         texts = []
+    if not text:  # its other keys were still checked above: every problem in one pass
+        return None
     if texts and text not in texts:
         texts = [text, *texts]
     return SlotSpec(text=text, weight=weight or 0.0, lo=lo, hi=hi, texts=tuple(texts))
@@ -448,6 +454,12 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
     r.int_(data, "steps", path, 2, 16384)
     r.bool_(data, "invert", path)
     _curve(r, data, path)
+    prefix = render_path(path) + "."
+    bad = {
+        p.key[len(prefix) :].split(".")[0].split("[")[0]
+        for p in r.problems[before:]
+        if p.key.startswith(prefix)
+    }
     return RawBind(
         reader=r,
         path=path,
@@ -458,6 +470,7 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
         target=target,
         file_controller=file_ctrl,
         ok=len(r.problems) == before,
+        bad=frozenset(bad),
     )
 
 
