@@ -31,10 +31,8 @@ SUPPORTS = Supports(
 __all__ = ["SUPPORTS", "MagentaEngine", "create", "serve_factory"]
 
 
-def _host(options: ModelOptions, system: Any) -> ModelHost:
-    if system is not None:  # an already built system (tests: the fake with the same API)
-        return ModelHost(lambda: system)
-    return ModelHost(lambda: load_system(options))
+def _host(options: ModelOptions, system_class: Any) -> ModelHost:
+    return ModelHost(lambda: load_system(options, system_class))
 
 
 def _describe(options: ModelOptions) -> dict[str, Any]:
@@ -48,12 +46,19 @@ def create(
     home: str | None = None,
     frames: int = 25,
     look_ahead: int = 1,
-    system: Any = None,
+    system_class: Any = None,
 ) -> MagentaEngine:
-    """An engine with its own model, loaded (on its worker thread) by ``start()``."""
+    """An engine with its own model, loaded (on its worker thread) by ``start()``.
+
+    ``system_class`` replaces the package's class (None: ``MagentaRT2Mlx``/``Jax`` by
+    backend); the tests pass a fake with the same signatures, built the same way.
+    """
     options = ModelOptions(size, backend, checkpoint, home)
     return MagentaEngine(
-        _host(options, system), frames=frames, look_ahead=look_ahead, describe=_describe(options)
+        _host(options, system_class),
+        frames=frames,
+        look_ahead=look_ahead,
+        describe=_describe(options),
     )
 
 
@@ -64,11 +69,11 @@ def serve_factory(
     home: str | None = None,
     frames: int = 25,
     look_ahead: int = 1,
-    system: Any = None,
+    system_class: Any = None,
 ) -> Callable[[], MagentaEngine]:
     """Load one model now (raising MagentaUnavailable here), then engines that share it."""
     options = ModelOptions(size, backend, checkpoint, home)
-    host = _host(options, system)
+    host = _host(options, system_class)
     host.measure_blocking(frames)
     describe = _describe(options)
 

@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -108,21 +109,23 @@ def system_class(backend: str) -> Any:
         raise MagentaUnavailable(f"magenta engine, {backend} backend: {exc}") from None
 
 
-def load_system(options: ModelOptions) -> Any:
-    """Build the real system (seconds to minutes: call it on the worker thread)."""
+def load_system(options: ModelOptions, cls: Any = None) -> Any:
+    """Build the system (seconds to minutes: call it on the worker thread).
+
+    ``cls`` None: the package's class for the backend (the real path).
+    """
     if options.home:
         # paths.py reads MAGENTA_HOME when first imported; set_magenta_home covers a
         # package that is already imported.
         os.environ["MAGENTA_HOME"] = str(Path(options.home).expanduser())
-    cls = system_class(choose_backend(options.backend))
+    if cls is None:
+        cls = system_class(choose_backend(options.backend))
     why = missing_weights(options)
     if why is not None:
         raise MagentaUnavailable(why)
-    if options.home:
+    if options.home and "magenta_rt" in sys.modules:
         with contextlib.suppress(ImportError, AttributeError):
-            importlib.import_module("magenta_rt.paths").set_magenta_home(
-                magenta_home(options.home)
-            )
+            importlib.import_module("magenta_rt.paths").set_magenta_home(magenta_home(options.home))
     # An absolute path: the package joins it onto its checkpoints dir, which keeps it.
     return cls(size=options.size, checkpoint=str(checkpoint_path(options)))
 
