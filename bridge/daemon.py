@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from bridge.config import load_mapping
 from bridge.core.mapper import Mapper
-from bridge.core.mapping import MappingSet
+from bridge.core.mapping import NOTE_CHANGES, MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.types import (
@@ -44,7 +44,8 @@ from bridge.core.types import (
     Playback,
     Update,
 )
-from bridge.engines.base import Engine
+from bridge.engines import supports_of
+from bridge.engines.base import Engine, NoteSink
 from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
 from bridge.rig import RigSettings, load_rig
@@ -115,7 +116,8 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.perf = Performance(mapping.performance)
         self.mapper = Mapper(mapping)
-        self.outbox = Outbox(interval=outbox_interval)
+        # an engine that ignores bpm/scale must not get a RESET_CONTEXT for them
+        self.outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
         self.counters = Counters()
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
@@ -134,6 +136,9 @@ class Daemon:
 
     def apply(self, change: Change) -> None:
         """Apply one Change from any input: performance, local audio, outbox, observers."""
+        if change.target in NOTE_CHANGES:
+            self._note(change)
+            return
         now = self.clock()
         self.perf.apply(change, now)
         self.counters.changes += 1
@@ -150,6 +155,14 @@ class Daemon:
         self._wake.set()
         if self._status_server is not None:
             self._status_server.notify()
+
+    def _note(self, change: Change) -> None:
+        """Keys and pads go straight to the engine: events, never coalesced or saved.
+        (``check`` refuses notes bindings for an engine that is not a NoteSink.)"""
+        engine = self.parts.engine
+        if isinstance(engine, NoteSink):
+            engine.apply_note(change)
+            self.counters.changes += 1
 
     def current(self, target: str) -> ChangeValue:
         return self.perf.get(target)
@@ -379,6 +392,7 @@ class Daemon:
             if self.rig_path is not None:
                 load_rig(self.rig_path)  # validated; device settings apply on restart
             mapping = load_mapping(paths) if paths else self.mapping
+            check_engine(mapping, self.parts.engine)
         except ConfigError as exc:
             self.counters.reload_errors += 1
             for problem in exc.problems:
@@ -478,6 +492,15 @@ class Daemon:
             },
             "process": process_stats(self.counters.started),
         }
+
+
+def check_engine(mapping: MappingSet, engine: Engine) -> None:
+    """Raise ConfigError when ``mapping`` has bindings ``engine`` cannot play (notes)."""
+    from bridge.config.engine_check import engine_problems
+
+    problems = engine_problems(mapping, engine.name, supports_of(engine))
+    if problems:
+        raise ConfigError(problems)
 
 
 def recording_path(configured: str | None, now: float | None = None) -> Path:

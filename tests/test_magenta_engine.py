@@ -30,6 +30,7 @@ from bridge.core.types import (
 from bridge.engines import create_engine
 from bridge.engines.magenta import MagentaEngine, create, serve_factory
 from bridge.engines.magenta.noteroll import DRUMS_KEY, HELD, NOTES_KEY, ONSET
+from bridge.engines.magenta.system import MagentaUnavailable
 from tests.fake_magenta import STYLE_KEY, FakeMagentaRT2Jax, FakeMagentaRT2Mlx
 
 pytestmark = pytest.mark.anyio
@@ -64,7 +65,7 @@ def loaded(eng: MagentaEngine) -> Any:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[tuple[MagentaEngine, FakeMagentaRT2Jax]]:
-    eng = create(frames=5, system_class=FakeMagentaRT2Jax)
+    eng = create(frames=5, model_class=FakeMagentaRT2Jax)
     await eng.start()
     yield eng, loaded(eng)
     await eng.close()
@@ -80,10 +81,16 @@ async def pull(eng: MagentaEngine, n: int) -> list[AudioChunk]:
     raise AssertionError("stream ended")
 
 
-async def test_registered_by_name_and_imports_without_magenta_rt() -> None:
-    """``--engine magenta`` resolves; building it does not load any model yet."""
-    eng = create_engine("magenta", size="mrt2_small", frames=10)
-    assert eng.name == "magenta" and eng.status()["frames_per_call"] == 10
+async def test_registered_by_name_and_says_in_one_line_what_is_missing(tmp_path, monkeypatch):
+    """``--engine magenta`` resolves to this engine; without the package's backend or the
+    weights, building it fails at once with one line saying how to get them."""
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path / "empty"))
+    with pytest.raises(MagentaUnavailable) as info:
+        create_engine("magenta", size="mrt2_small", frames=10)
+    assert "\n" not in str(info.value)
+    assert "pip install" in str(info.value) or "mrt models init" in str(info.value)
+    eng = create_engine("magenta", frames=10, model_class=FakeMagentaRT2Jax)
+    assert isinstance(eng, MagentaEngine) and eng.status()["frames_per_call"] == 10
     await eng.close()
 
 
@@ -101,7 +108,7 @@ async def test_model_calls_run_on_one_worker_thread(engine) -> None:
 
 async def test_loop_stays_responsive_while_generating() -> None:
     """A model taking 0.4 s per call never holds the loop: a 5 ms ticker keeps time."""
-    eng = create(frames=10, backend="mlx", system_class=FakeMagentaRT2Mlx)
+    eng = create(frames=10, backend="mlx", model_class=FakeMagentaRT2Mlx)
     await eng.start()
     fake = loaded(eng)
     fake.model.delay = 0.04  # per frame: 0.4 s per call, ten times slower than real time
@@ -137,7 +144,7 @@ class Slow(FakeMagentaRT2Jax):
 
 
 async def test_warns_when_slower_than_real_time(caplog) -> None:
-    eng = create(frames=2, system_class=Slow)
+    eng = create(frames=2, model_class=Slow)
     with caplog.at_level(logging.WARNING, "bridge.magenta"):
         await eng.start()
     await eng.close()
@@ -261,7 +268,7 @@ async def test_one_model_shared_by_served_connections() -> None:
             loads.append(1)
             super().__init__(**kwargs)
 
-    factory = serve_factory(frames=5, system_class=Counting)
+    factory = serve_factory(frames=5, model_class=Counting)
     a, b = factory(), factory()
     await a.start()
     await b.start()

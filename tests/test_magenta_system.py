@@ -106,7 +106,7 @@ def anyio_backend() -> str:
 @pytest.mark.anyio
 async def test_start_fails_with_one_line_when_the_weights_are_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
-    eng = create(system_class=FakeMagentaRT2Mlx)
+    eng = create(model_class=FakeMagentaRT2Mlx)
     with pytest.raises(MagentaUnavailable, match="mrt models init"):
         await eng.start()
     await eng.close()

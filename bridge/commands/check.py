@@ -4,7 +4,8 @@ Prints one line per problem, ``FILE:LINE: key.path: message (got X; allowed Y)``
 exits 0 when every file is valid, 1 otherwise (no traceback). A file whose keys are
 all rig settings (``engine``, ``output``, ...) is checked as a rig file; anything else as
 a mapping (profile or performance, with the files it ``use``s). A bare name checks a
-shipped profile (``promptbridge check nanokontrol2``).
+shipped profile (``promptbridge check nanokontrol2``). With ``--engine NAME`` a mapping
+is also checked against what that engine can play (keys and pads need magenta).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from bridge.errors import ConfigError, Problem
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="TOML files (or profile names)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    parser.add_argument(
+        "--engine", help="also check that this engine can play the mapping (e.g. lyria)"
+    )
 
 
 def _is_rig(path: Path) -> bool:
@@ -34,7 +38,7 @@ def _is_rig(path: Path) -> bool:
     return bool(keys) and keys <= set(FIELDS) and not keys & set(TOP_KEYS)
 
 
-def check_one(name: str) -> list[Problem]:
+def check_one(name: str, engine: str | None = None) -> list[Problem]:
     from bridge.config import check_files
 
     path = Path(name)
@@ -46,13 +50,30 @@ def check_one(name: str) -> list[Problem]:
         except ConfigError as exc:
             return exc.problems
         return []
-    return check_files([name])
+    problems = check_files([name])
+    if problems or engine is None:
+        return problems
+    return _engine_problems(name, engine)
+
+
+def _engine_problems(name: str, engine: str) -> list[Problem]:
+    from bridge.config import load_mapping
+    from bridge.config.engine_check import engine_problems
+    from bridge.engines import ENGINES, supports
+
+    if engine not in ENGINES:
+        return [
+            Problem(
+                "", None, "--engine", f"unknown engine {engine!r} (allowed: {', '.join(ENGINES)})"
+            )
+        ]
+    return engine_problems(load_mapping([name]), engine, supports(engine))
 
 
 def run(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
-        problems = check_one(name)
+        problems = check_one(name, getattr(args, "engine", None))
         for problem in problems:
             print(problem)
         if problems:

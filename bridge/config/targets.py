@@ -76,6 +76,8 @@ def target_info(
         return TargetInfo("int", 1, banks, tuple(range(1, banks + 1)))
     if target == "tap_tempo":
         return TargetInfo("action", values=(True,))
+    if target in ("notes", "drums"):  # keys and pads into the model: no value of their own
+        return TargetInfo("action")
     return _unknown(target)
 
 

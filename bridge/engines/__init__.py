@@ -32,6 +32,11 @@ def create_engine(name: str, **options: Any) -> Engine:
     return engine
 
 
+def supports_of(engine: Engine) -> Supports:
+    """What a built engine acts on (by its name; test engines get ``FULL``)."""
+    return supports(engine.name)
+
+
 def supports(name: str) -> Supports:
     """What the engine called ``name`` acts on: its module's ``SUPPORTS``, else ``FULL``.
 

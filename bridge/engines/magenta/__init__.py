@@ -19,10 +19,13 @@ from bridge.engines.base import Supports
 from bridge.engines.magenta import controls
 from bridge.engines.magenta.engine import MagentaEngine
 from bridge.engines.magenta.system import (
+    MagentaUnavailable,
     ModelHost,
     ModelOptions,
     choose_backend,
     load_system,
+    missing_weights,
+    system_class,
 )
 
 SUPPORTS = Supports(
@@ -31,8 +34,17 @@ SUPPORTS = Supports(
 __all__ = ["SUPPORTS", "MagentaEngine", "create", "serve_factory"]
 
 
-def _host(options: ModelOptions, system_class: Any) -> ModelHost:
-    return ModelHost(lambda: load_system(options, system_class))
+def preflight(options: ModelOptions) -> None:
+    """Fail now, in one line, when the package, its backend or the weights are missing
+    (not minutes later at ``start``, after the audio device and controllers opened)."""
+    system_class(choose_backend(options.backend))
+    why = missing_weights(options)
+    if why is not None:
+        raise MagentaUnavailable(why)
+
+
+def _host(options: ModelOptions, cls: Any) -> ModelHost:
+    return ModelHost(lambda: load_system(options, cls))
 
 
 def _describe(options: ModelOptions) -> dict[str, Any]:
@@ -46,16 +58,18 @@ def create(
     home: str | None = None,
     frames: int = 25,
     look_ahead: int = 1,
-    system_class: Any = None,
+    model_class: Any = None,
 ) -> MagentaEngine:
     """An engine with its own model, loaded (on its worker thread) by ``start()``.
 
-    ``system_class`` replaces the package's class (None: ``MagentaRT2Mlx``/``Jax`` by
+    ``model_class`` replaces the package's class (None: ``MagentaRT2Mlx``/``Jax`` by
     backend); the tests pass a fake with the same signatures, built the same way.
     """
     options = ModelOptions(size, backend, checkpoint, home)
+    if model_class is None:
+        preflight(options)
     return MagentaEngine(
-        _host(options, system_class),
+        _host(options, model_class),
         frames=frames,
         look_ahead=look_ahead,
         describe=_describe(options),
@@ -69,11 +83,11 @@ def serve_factory(
     home: str | None = None,
     frames: int = 25,
     look_ahead: int = 1,
-    system_class: Any = None,
+    model_class: Any = None,
 ) -> Callable[[], MagentaEngine]:
     """Load one model now (raising MagentaUnavailable here), then engines that share it."""
     options = ModelOptions(size, backend, checkpoint, home)
-    host = _host(options, system_class)
+    host = _host(options, model_class)
     host.measure_blocking(frames)
     describe = _describe(options)
 
