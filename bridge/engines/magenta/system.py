@@ -106,7 +106,9 @@ def system_class(backend: str) -> Any:
     try:
         return getattr(package, CLASSES[backend])
     except ImportError as exc:  # the package's own hint names the missing backend extra
-        raise MagentaUnavailable(f"magenta engine, {backend} backend: {exc}") from None
+        raise MagentaUnavailable(
+            f"magenta engine, {backend} backend: {exc} (or {INSTALL})"
+        ) from None
 
 
 def load_system(options: ModelOptions, cls: Any = None) -> Any:
