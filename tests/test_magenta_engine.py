@@ -280,3 +280,14 @@ async def test_one_model_shared_by_served_connections() -> None:
     await b.close()
     system = loaded(a)
     assert loads == [1] and loaded(b) is system and len(system.model.threads) == 1
+
+
+async def test_status_command_shows_speed_and_ignored_controls(engine) -> None:
+    """``promptbridge status`` prints the model's speed and the controls it ignores."""
+    from bridge.commands.status import render
+
+    eng, _ = engine
+    await eng.apply(SetConfig(GenerationConfig(bpm=120)))
+    text = render({"engine": eng.status()})
+    assert "ms per 40 ms step" in text
+    assert "ignored  seed, bpm" in text and "set but ignored: bpm" in text
