@@ -28,6 +28,7 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 from bridge.engines import create_engine
+from bridge.engines.base import Engine, NoteSink
 from bridge.engines.magenta import MagentaEngine, create, serve_factory
 from bridge.engines.magenta.noteroll import DRUMS_KEY, HELD, NOTES_KEY, ONSET
 from bridge.engines.magenta.system import MagentaUnavailable
@@ -91,6 +92,7 @@ async def test_registered_by_name_and_says_in_one_line_what_is_missing(tmp_path,
     assert "pip install" in str(info.value) or "mrt models init" in str(info.value)
     eng = create_engine("magenta", frames=10, model_class=FakeMagentaRT2Jax)
     assert isinstance(eng, MagentaEngine) and eng.status()["frames_per_call"] == 10
+    assert isinstance(eng, Engine) and isinstance(eng, NoteSink)
     await eng.close()
 
 
@@ -127,7 +129,7 @@ async def test_loop_stays_responsive_while_generating() -> None:
     tick.cancel()
     await eng.close()
     assert len(lags) > 50
-    assert max(lags) < 0.1  # one call blocks for 0.4 s: the loop never waited for it
+    assert max(lags) < 0.2  # one call blocks for 0.4 s: the loop never waited for it
 
 
 async def test_measures_real_time_factor_at_start(engine, caplog) -> None:
@@ -291,3 +293,40 @@ async def test_status_command_shows_speed_and_ignored_controls(engine) -> None:
     text = render({"engine": eng.status()})
     assert "ms per 40 ms step" in text
     assert "ignored  seed, bpm" in text and "set but ignored: bpm" in text
+
+
+async def test_render_pulls_the_requested_length() -> None:
+    """``promptbridge render --engine magenta`` drives the engine like the daemon does."""
+    from bridge.commands.render import render
+
+    samples, rate = await render(
+        "magenta",
+        (WeightedPrompt("dub techno", 1.0),),
+        GenerationConfig(),
+        0.5,
+        frames=5,
+        model_class=FakeMagentaRT2Jax,
+    )
+    assert rate == 48_000 and samples.shape == (24_000, 2)
+
+
+async def test_audio_generated_across_a_stop_never_plays() -> None:
+    """STOP while the model is mid-call: that call's audio is dropped, and after PLAY the
+    stream continues from a fresh context."""
+    eng = create(frames=5, model_class=FakeMagentaRT2Jax)
+    await eng.start()
+    fake = loaded(eng)
+    fake.model.delay = 0.04  # 0.2 s per call
+    await eng.apply(prompts(("a", 1.0)))
+    await eng.apply(PLAY)
+    (first,) = await pull(eng, 1)
+    calls = len(fake.model.calls)
+    while len(fake.model.calls) == calls:  # the next call has started on the worker
+        await asyncio.sleep(0.005)
+    await eng.apply(STOP)
+    await eng.apply(PLAY)
+    (after,) = await pull(eng, 1)
+    await eng.close()
+    assert (first.meta["context"], after.meta["context"]) == (1, 2)
+    dropped, fresh = fake.model.calls[calls], fake.model.calls[calls + 1]
+    assert dropped.state_id is not None and fresh.state_id is None

@@ -88,7 +88,7 @@ def serve_factory(
     """Load one model now (raising MagentaUnavailable here), then engines that share it."""
     options = ModelOptions(size, backend, checkpoint, home)
     host = _host(options, model_class)
-    host.measure_blocking(frames)
+    host.measure_blocking(min(frames, 25))  # at most a second of audio to time
     describe = _describe(options)
 
     def factory() -> MagentaEngine:

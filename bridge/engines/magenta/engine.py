@@ -92,6 +92,7 @@ class MagentaEngine:
         self._closed = False
         self._style: StyleCache | None = None
         self.calls = 0
+        self.contexts = 0  # fresh contexts started (each chunk's meta names its own)
         self.ms_per_step: float | None = None
 
     # --- Engine interface ------------------------------------------------------------
@@ -99,7 +100,9 @@ class MagentaEngine:
         try:
             system = await self.host.load()
             if self.host.ms_per_step is None:
-                self.host.ms_per_step = await self.host.run(measure, system, self.frames)
+                # one second at most: a slow backend must not keep start waiting long
+                frames = min(self.frames, FRAME_RATE)
+                self.host.ms_per_step = await self.host.run(measure, system, frames)
         except MagentaUnavailable:
             raise
         except Exception as exc:  # the package's own errors: one line, not a traceback
@@ -173,6 +176,7 @@ class MagentaEngine:
             "unsupported": list(controls.UNSUPPORTED),
             "unsupported_in_use": list(controls.unsupported_in_use(self._config)),
             "calls": self.calls,
+            "contexts": self.contexts,
         }
 
     # --- state -----------------------------------------------------------------------
@@ -219,7 +223,7 @@ class MagentaEngine:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            generation = self._generation
+            generation, fresh = self._generation, self._state is None
             frames = noteroll.next_frames(
                 self._notes, self._drums, self.frames, self._sampling.mute_drums
             )
@@ -237,8 +241,9 @@ class MagentaEngine:
                 continue  # STOP/RESET arrived while generating: this audio never plays
             self._state = state
             self.calls += 1
+            self.contexts += fresh
             self.ms_per_step = ms if self.ms_per_step is None else 0.8 * self.ms_per_step + 0.2 * ms
-            meta = {"frames": len(frames), "ms_per_step": round(ms, 1)}
+            meta = {"frames": len(frames), "ms_per_step": round(ms, 1), "context": self.contexts}
             self._ready.append(AudioChunk(samples=samples, meta=meta))
             self._wake.set()
 
