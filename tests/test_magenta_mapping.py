@@ -161,3 +161,15 @@ def test_rig_engine_magenta_fails_in_one_line_without_the_model(tmp_path, monkey
     monkeypatch.setenv("MAGENTA_HOME", str(tmp_path))
     with pytest.raises(MagentaUnavailable):
         make_engine(RigSettings(engine="magenta", magenta_frames=10, magenta_size="mrt2_base"))
+
+
+def test_a_rig_file_is_checked_against_its_engine(tmp_path: Path) -> None:
+    """A rig naming lyria and a keyboard performance: check names the engine and the line."""
+    rig = tmp_path / "rig.toml"
+    rig.write_text(f'engine = "lyria"\nmappings = ["{EXAMPLE}"]\n')
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["check", str(rig)]) == 1
+        rig.write_text(f'engine = "magenta"\nmappings = ["{EXAMPLE}"]\n')
+        assert main(["check", str(rig)]) == 0
+    assert out.getvalue().count("the lyria engine has none") == 2

@@ -14,6 +14,7 @@ import argparse
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from bridge.errors import ConfigError, Problem
 
@@ -46,10 +47,10 @@ def check_one(name: str, engine: str | None = None) -> list[Problem]:
         from bridge.rig import load_rig
 
         try:
-            load_rig(path)
+            rig = load_rig(path)
         except ConfigError as exc:
             return exc.problems
-        return []
+        return _rig_engine_problems(rig, path)
     problems = check_files([name])
     if problems or engine is None:
         return problems
@@ -68,6 +69,23 @@ def _engine_problems(name: str, engine: str) -> list[Problem]:
             )
         ]
     return engine_problems(load_mapping([name]), engine, supports(engine))
+
+
+def _rig_engine_problems(rig: Any, path: Path) -> list[Problem]:
+    """The rig's mappings against the rig's engine (keys need magenta). A mapping that does
+    not load is left to its own ``check``: this only adds what the engine cannot play."""
+    from bridge.commands.run import mapping_from
+    from bridge.config.engine_check import engine_problems
+    from bridge.engines import supports
+
+    if not rig.mappings:
+        return []
+    try:
+        mapping = mapping_from(rig, path)
+    except ConfigError:
+        return []
+    name = "auto (lyria or synth)" if rig.engine == "auto" else rig.engine
+    return engine_problems(mapping, name, supports(rig.engine))
 
 
 def run(args: argparse.Namespace) -> int:
