@@ -1,6 +1,6 @@
 """The rig file: the daemon's own settings (engine, URL, key source, output, buffers, ...).
 
-Reads a TOML file with the stdlib ``tomllib``, validates it with pydantic, and merges
+Reads a TOML file (``bridge.config.reader.parse_toml``), validates it with pydantic, and merges
 command-line flags over it (flags win). Every problem is reported as
 ``FILE:LINE: key: message (got X; allowed Y)``. Does file I/O only in ``load_rig``.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bridge.config.reader import parse_toml
 from bridge.errors import ConfigError, Problem
 
 DEFAULT_URL = (
@@ -94,25 +94,11 @@ def _problem(path: str, text: str, err: dict[str, Any]) -> Problem:
     return Problem(path, _line_of(text, top), key, message)
 
 
-_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-
-
-def toml_problem(path: str, exc: tomllib.TOMLDecodeError) -> Problem:
-    """A TOML syntax error as a Problem with line and column (3.11 puts them in the text)."""
-    text = str(exc)
-    match = _AT.search(text)
-    if not match:
-        return Problem(path, None, "", f"TOML syntax error: {text}")
-    line, col = int(match.group(1)), int(match.group(2))
-    return Problem(path, line, "", f"TOML syntax error: {text[: match.start()]} (column {col})")
-
-
 def parse_rig(text: str, path: str = "<rig>") -> RigSettings:
     """Parse rig TOML text; raise ConfigError listing every problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(toml_problem(path, exc)) from None
+    data = parse_toml(text, path)
+    if isinstance(data, Problem):
+        raise ConfigError(data)
     try:
         return RigSettings.model_validate(data)
     except ValidationError as exc:

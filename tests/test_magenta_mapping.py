@@ -3,6 +3,7 @@ targets, the mapper's events, ``check --engine``, and the daemon handing them ov
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import math
@@ -15,6 +16,8 @@ from bridge.cli import main
 from bridge.commands.run import make_engine
 from bridge.config import load_mapping, loads, mappings_dir
 from bridge.config.engine_check import engine_problems
+from bridge.core.drive import Driver
+from bridge.core.instrument import Instrument, PlayNote
 from bridge.core.mapper import Mapper
 from bridge.core.types import Change, MidiEvent
 from bridge.daemon import Daemon, Parts
@@ -119,25 +122,59 @@ def test_check_command_with_engine() -> None:
     assert "the synth engine has none" in out.getvalue()
 
 
-def _daemon(tmp_path: Path, engine_name: str = "magenta") -> Daemon:
+def test_the_instrument_passes_keys_on_first_and_keeps_no_state_of_them() -> None:
+    """Keys are events: each becomes a PlayNote, in order, ahead of the wire updates of the
+    same poll; the performance (what is saved and shown) does not change."""
+    driver = Driver(Instrument(loads(KEYS)), port="Keys")
+    driver.replay()
+    before = driver.instrument.perf.snapshot()
+    driver.give(b"\x90\x40\x64")  # note on 64, channel 1
+    driver.give(b"\x90\x43\x64")
+    driver.give(b"\x80\x40\x00")
+    driver.give(b"\x99\x24\x7f")  # a pad on channel 10
+    effects = [e for _, e in driver.poll()]
+    notes = [e.change for e in effects if isinstance(e, PlayNote)]
+    assert [(c.target, c.value) for c in notes] == [
+        ("notes.on", 64),
+        ("notes.on", 67),
+        ("notes.off", 64),
+        ("drums.hit", 36),
+    ]
+    assert isinstance(effects[0], PlayNote)
+    assert driver.instrument.perf.snapshot() == before
+    assert driver.instrument.counters.refused == 0
+    assert [e for _, e in driver.poll() if isinstance(e, PlayNote)] == []
+
+
+@pytest.mark.anyio
+async def test_the_daemon_plays_keys_into_the_engine_and_asks_no_reset_for_bpm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running daemon (fake model, no sound device): a key reaches the model's roll,
+    and the outbox has no reset fields for magenta."""
     path = tmp_path / "keys.toml"
     path.write_text(KEYS)
-    if engine_name == "magenta":
-        engine = create_engine("magenta", frames=5, model_class=FakeMagentaRT2Jax)
-    else:
-        engine = create_engine(engine_name)
-    return Daemon(RigSettings(), load_mapping([path]), Parts(engine, Player(output="none")))
+    engine = create_engine("magenta", frames=5, model_class=FakeMagentaRT2Jax)
+    root = tmp_path / "home" / "magenta-rt-v2"
+    (root / "resources").mkdir(parents=True)
+    (root / "checkpoints").mkdir()
+    (root / "checkpoints" / "mrt2_small.safetensors").write_bytes(b"")
+    monkeypatch.setenv("MAGENTA_HOME", str(tmp_path / "home"))
+    daemon = Daemon(RigSettings(), load_mapping([path]), Parts(engine, Player(output="none")))
+    task = asyncio.create_task(daemon.run())
+    async with asyncio.timeout(20):
+        await daemon.started.wait()
+        daemon.on_midi(MidiEvent("note_on", 0, 64, 100, port="Keys"))
+        while engine.status()["held_notes"] != [64]:
+            await asyncio.sleep(0.01)
+    daemon.stop()
+    assert await task == 0
+    assert daemon.instrument.outbox.resets == frozenset()
 
 
-def test_daemon_hands_keys_to_the_engine_and_asks_no_reset_for_bpm(tmp_path: Path) -> None:
-    daemon = _daemon(tmp_path)
-    before = daemon.perf.snapshot()
-    daemon.on_midi(MidiEvent("note_on", 0, 64, 100, port="Keys"))
-    daemon.on_midi(MidiEvent("note_on", 0, 67, 100, port="Keys"))
-    daemon.on_midi(MidiEvent("note_off", 0, 64, 0, port="Keys"))
-    assert daemon.parts.engine.status()["held_notes"] == [67]
-    assert daemon.perf.snapshot() == before  # keys are events, not performance state
-    assert daemon.outbox._reset_fields == ()  # magenta ignores bpm/scale: no resets for them
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 def test_reload_into_keys_on_an_engine_without_notes_keeps_the_old_mapping(tmp_path) -> None:
@@ -152,9 +189,9 @@ def test_reload_into_keys_on_an_engine_without_notes_keeps_the_old_mapping(tmp_p
 
 def test_no_rotate_makes_rotation_never_due() -> None:
     engine = make_engine(RigSettings(engine="lyria", url="ws://127.0.0.1:9/x", rotate=False))
-    assert math.isinf(engine.rotate_after)  # type: ignore[attr-defined]
+    assert math.isinf(engine.settings.rotate_after)  # type: ignore[attr-defined]
     engine = make_engine(RigSettings(engine="lyria", url="ws://127.0.0.1:9/x"))
-    assert engine.rotate_after == 500.0  # type: ignore[attr-defined]
+    assert engine.settings.rotate_after == 500.0  # type: ignore[attr-defined]
 
 
 def test_rig_engine_magenta_fails_in_one_line_without_the_model(tmp_path, monkeypatch) -> None:

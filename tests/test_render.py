@@ -114,8 +114,8 @@ def test_same_seed_same_file(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--prompt", "x:0"], "prompt weight must be non-zero"),
-        (["--prompt", "x", "--density", "1.5"], "must be in range 0.0..1.0"),
-        (["--prompt", "x", "--bpm", "300"], "must be in range 60..200"),
+        (["--prompt", "x", "--density", "1.5"], "out of range: 1.5 (allowed 0..1"),
+        (["--prompt", "x", "--bpm", "300"], "out of range: 300 (allowed 60..200"),
         (["--prompt", "x", "--scale", "H_MAJOR"], "invalid choice"),
         (["--prompt", "x", "--engine", "nope"], "unknown engine 'nope'"),
         (["--prompt", "x", "--seconds", "0"], "--seconds must be positive"),

@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from bridge.core.performance import Performance
+from bridge.core.instrument import Instrument, Outcome
+from bridge.core.mapping import MappingSet
 from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
 from bridge.status.server import StatusServer
 
@@ -57,10 +58,11 @@ def anyio_backend() -> str:
 
 
 class Rig:
-    """A daemon stand-in made of a real Performance."""
+    """A daemon stand-in made of a real Instrument."""
 
     def __init__(self) -> None:
-        self.perf = Performance(SPEC)
+        self.instrument = Instrument(MappingSet(performance=SPEC))
+        self.perf = self.instrument.perf
         self.applied: list[Change] = []
         self.server: StatusServer | None = None
 
@@ -79,12 +81,12 @@ class Rig:
             "process": {"cpu_percent": 4.2, "rss_mb": 61.5, "uptime": 12.0},
         }
 
-    def control(self, change: Change) -> str | None:
+    def control(self, change: Change) -> Outcome:
         self.applied.append(change)
-        reason = self.perf.apply(change, time.monotonic())
+        outcome = self.instrument.apply(change, time.monotonic())
         assert self.server is not None
         self.server.notify()
-        return reason
+        return outcome
 
 
 class Cdp:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_rig(path: Path) -> bool:
+    from bridge.config.reader import parse_toml
     from bridge.config.schema import TOP_KEYS
     from bridge.rig import FIELDS
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = parse_toml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError):
+        return False
+    if isinstance(data, Problem):  # the mapping loader reports it
         return False
     keys = set(data)
     return bool(keys) and keys <= set(FIELDS) and not keys & set(TOP_KEYS)

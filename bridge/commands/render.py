@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bridge.commands import magenta_flags
+from bridge.core.config_values import check_config_value
 from bridge.core.types import (
     CONFIG_SPECS,
     MODES,
@@ -54,18 +55,21 @@ def parse_prompt(text: str) -> WeightedPrompt:
 
 
 def _ranged(name: str) -> Any:
-    """An argparse type checking the CONFIG_SPECS range of ``name``."""
+    """An argparse type checking ``name``'s value with the one config check (strict)."""
     spec = CONFIG_SPECS[name]
 
     def convert(text: str) -> float | int:
         try:
-            value: float | int = int(text) if spec.kind == "int" else float(text)
+            value: float | int = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not spec.lo <= value <= spec.hi:
-            lo, hi = (int(spec.lo), int(spec.hi)) if spec.kind == "int" else (spec.lo, spec.hi)
-            raise argparse.ArgumentTypeError(f"must be in range {lo}..{hi} (got {text})")
-        return value
+        checked = check_config_value(spec, value, strict=True)
+        if not checked.ok:
+            raise argparse.ArgumentTypeError(
+                f"{checked.problem}: {text} (allowed {checked.allowed})"
+            )
+        result: float | int = checked.value
+        return result
 
     return convert
 

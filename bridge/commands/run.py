@@ -30,6 +30,12 @@ log = logging.getLogger("promptbridge")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_rig_arguments(parser)
+    parser.add_argument(
+        "--fresh",
+        dest="_fresh",
+        action="store_true",
+        help="start from the mapping files, ignoring the saved state (it is overwritten)",
+    )
 
 
 def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
@@ -237,5 +243,12 @@ def run(args: argparse.Namespace) -> int:
     mapping = mapping_from(settings, rig_path)
     parts = make_parts(settings, mapping)
     check_engine(mapping, parts.engine)  # notes bindings need an engine that takes notes
-    daemon = Daemon(settings, mapping, parts, rig_path=rig_path, state_path=state_path(settings))
+    daemon = Daemon(
+        settings,
+        mapping,
+        parts,
+        rig_path=rig_path,
+        state_path=state_path(settings),
+        fresh=bool(getattr(args, "_fresh", False)),
+    )
     return asyncio.run(daemon.run())

@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.config.lines import Path
 from bridge.config.reader import Reader
+from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
@@ -368,35 +369,21 @@ def read_config(r: Reader, data: dict[str, Any], path: Path) -> dict[str, Change
 
 
 def config_value(r: Reader, key: str, value: Any, path: Path) -> Any:
-    """One config field's value checked against its spec; UNSET when bad."""
+    """One config field's value checked (strictly) against its spec; UNSET when bad."""
     spec = CONFIG_SPECS[key]
-    if value == "auto":
-        if spec.auto:
-            return None
-        r.problem(path, f"{key} has no auto setting", value)
-        return UNSET
-    allowed_auto = ', "auto"' if spec.auto else ""
+    checked = check_config_value(spec, value, strict=True)
+    if checked.ok:
+        return checked.value
+    message = checked.problem or ""
+    if spec.kind == "enum" and isinstance(value, str) and message == "unknown value":
+        message += suggest(value, spec.choices)
     if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        r.problem(path, "must be true or false", value)
-        return UNSET
-    if spec.kind == "enum":
-        if value in spec.choices:
-            return value
-        hint = suggest(value, spec.choices) if isinstance(value, str) else ""
-        r.problem(path, f"unknown value{hint}", value, ", ".join(spec.choices) + allowed_auto)
-        return UNSET
-    lo, hi = spec.lo, spec.hi
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if spec.kind == "int":
-        ok = ok and float(value).is_integer()
-    if not ok or not lo <= value <= hi:
-        what = "whole number" if spec.kind == "int" else "number"
-        message = "out of range" if ok else f"must be a {what}"
-        r.problem(path, message, value, f"{_num(lo)}..{_num(hi)}{allowed_auto}")
-        return UNSET
-    return int(value) if spec.kind == "int" else float(value)
+        r.problem(path, message, value)
+    elif message == "has no auto setting":
+        r.problem(path, f"{key} {message}", value)
+    else:
+        r.problem(path, message, value, checked.allowed)
+    return UNSET
 
 
 def suggest(word: str, choices: Any) -> str:

@@ -95,6 +95,7 @@ class Mapper:
         for spec in mapping.controllers:
             self._ctrls[spec.name] = self._controller(spec)
         self._all = list(self._ctrls.values())
+        self._lights = any(c.feedback for c in self._all)
         self._scenes = tuple(s.name for s in mapping.performance.scenes)
         self._tap = TapTempo()
         self._clocks: dict[str, ClockTempo] = {}
@@ -324,6 +325,8 @@ class Mapper:
     def feedback(self, current: Current) -> list[tuple[str, MidiEvent]]:
         """(controller name, message) for every feedback value that changed since sent."""
         out: list[tuple[str, MidiEvent]] = []
+        if not self._lights:
+            return out  # asked after every wake: a controller without LEDs costs nothing
         cache: dict[str, ChangeValue] = {"bank": self.bank}
         for c in self._all:
             for st in c.feedback:

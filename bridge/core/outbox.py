@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.core.performance import Performance
+from bridge.core.playback import PlayState, after
 from bridge.core.types import (
     Control,
     GenerationConfig,
@@ -50,11 +51,6 @@ from bridge.core.types import (
 )
 
 NEVER = float("-inf")
-_STATE_AFTER = {
-    Playback.PLAY: "playing",
-    Playback.PAUSE: "paused",
-    Playback.STOP: "stopped",
-}
 
 
 @dataclass
@@ -79,12 +75,13 @@ class Outbox:
     ) -> None:
         self.interval = interval
         self.reset_interval = reset_interval
-        self._reset_fields = tuple(sorted(resets))  # config fields that need RESET_CONTEXT
+        self.resets = frozenset(resets)  # the config fields that need RESET_CONTEXT
+        self._reset_fields = tuple(sorted(resets))
         self.stats = OutboxStats()
         # what the performance wants
         self._prompts: tuple[WeightedPrompt, ...] = ()
         self._config: GenerationConfig | None = None
-        self._want = "stopped"
+        self._want = PlayState.STOPPED
         self._controls: list[Playback] = []
         self._perf: Performance | None = None
         self._seen_seq = 0
@@ -93,7 +90,7 @@ class Outbox:
         self._sent_prompts: tuple[WeightedPrompt, ...] | None = None
         self._sent_config: GenerationConfig | None = None
         self._context: tuple[object, ...] | None = None
-        self._server = "stopped"
+        self._server = PlayState.STOPPED  # what the model was told, by the one table
         self._prompt_at = NEVER
         self._config_at = NEVER
         self._reset_at = NEVER
@@ -130,10 +127,10 @@ class Outbox:
         out.append(SetConfig(perf.config))
         self._sent_prompts, self._sent_config = prompts, perf.config
         self._context = self._context_of(perf.config)
-        self._server = "stopped"
+        self._server = PlayState.STOPPED
         if perf.playing and self._prompts:
             out.append(Control(Playback.PLAY))
-            self._server = "playing"
+            self._server = PlayState.PLAYING
         return out
 
     # --- output ----------------------------------------------------------------------
@@ -172,7 +169,7 @@ class Outbox:
         return min(times) if times else None
 
     @property
-    def wire_state(self) -> str:
+    def wire_state(self) -> PlayState:
         """What the model was last told: "stopped", "playing" or "paused"."""
         return self._server
 
@@ -249,7 +246,7 @@ class Outbox:
             return
         out.append(Control(action))
         self.stats.controls += 1
-        self._server = _STATE_AFTER[action]
+        self._server = after(self._server, action)
         if action is Playback.STOP and self._sent_config is not None:
             self._context = self._context_of(self._sent_config)
 

@@ -125,7 +125,6 @@ CONFIG_SPECS: dict[str, ControlSpec] = {
 #   tap_tempo         any value: one tap (the mapper turns taps into config.bpm)
 #   master_volume     float 0..1 (local gain, never sent to the model)
 #   record            "start" | "stop" | "toggle"
-#   notes, drums      keys/pads played into the model (bindings only; see core.mapping)
 PLAYBACK_ACTIONS = ("play", "pause", "toggle", "stop", "reset")
 RECORD_ACTIONS = ("start", "stop", "toggle")
 SIMPLE_TARGETS = (
@@ -143,8 +142,6 @@ TARGETS_HELP = (
     "slot.N.text",
     *(f"config.{n}" for n in CONFIG_SPECS),
     *SIMPLE_TARGETS,
-    "notes",
-    "drums",
 )
 
 ChangeValue = float | int | str | bool | None
