@@ -199,6 +199,7 @@ class Daemon:
 
     async def _start_engine(self) -> None:
         engine = self.parts.engine
+        engine.on_news(self._engine_news)
         await engine.start()
         log.info("engine %s started", engine.name)
         self._engine_up = True

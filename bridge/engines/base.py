@@ -3,13 +3,15 @@
 An engine is started once, receives wire-level ``Update``s (prompts, whole config,
 playback), and yields ``AudioChunk``s from ``chunks()``. The consumer pulls: an engine
 must not run unboundedly ahead of the consumer (the player's backpressure relies on it).
-``status()`` returns a JSON-able dict and never contains secrets. ``Supports`` says what an
-engine acts on (an engine module declares ``SUPPORTS``; ``FULL`` when it does not).
+``status()`` returns a JSON-able dict and never contains secrets; ``on_news`` registers
+the callback an engine calls when ``status()`` has news the daemon acts on. ``Supports``
+says what an engine acts on (an engine module declares ``SUPPORTS``; ``FULL`` when it
+does not).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,6 +38,10 @@ class Engine(Protocol):
     def status(self) -> dict[str, Any]:
         """A JSON-able snapshot for logs and the status API. Never contains secrets."""
         ...
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the loop) whenever ``status()`` holds news the daemon must
+        act on: a prompt the model filtered. The daemon waits for it instead of polling."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,9 @@ class MagentaEngine:
             await asyncio.gather(self._producer, return_exceptions=True)
         if self._own_host:
             self.host.close()
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """Magenta filters no prompt: it never has news for the daemon."""
 
     def status(self) -> dict[str, Any]:
         ms = self.ms_per_step

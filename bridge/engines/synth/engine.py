@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -414,6 +414,9 @@ class SynthEngine:
     async def close(self) -> None:
         self.closed = True
         self._wake.set()
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """The embedded engine filters nothing: it never has news for the daemon."""
 
     def status(self) -> dict[str, Any]:
         return {
