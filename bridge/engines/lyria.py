@@ -46,7 +46,8 @@ from bridge.core.types import AudioChunk, Update
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import RedactingAdapter, redact, register_secret
 from bridge.protocol import codec, events, rotation
-from bridge.protocol.session import SessionMachine, Settings
+from bridge.protocol.events import Settings
+from bridge.protocol.session import SessionMachine
 
 log = logging.getLogger("bridge.engines.lyria")
 # websockets logs request headers (the key) at DEBUG: give it a logger that redacts.
