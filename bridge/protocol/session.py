@@ -105,7 +105,8 @@ class SessionMachine:
 
     def __post_init__(self) -> None:
         self.wire = WireState()
-        self._sessions: dict[int, _Session] = {}
+        self._sessions: dict[int, _Session] = {}  # the current, next and closing ones
+        self._count = 0  # sessions opened so far: the next one's number
         self._current: int | None = None
         self._next: int | None = None
         self._fading = False
@@ -131,9 +132,8 @@ class SessionMachine:
         """Feed one event at time ``now``; returns the actions to perform, in order."""
         self._out = []
         _HANDLERS[type(event)](self, event, now)
-        if self.failure is None and not self._shut:
-            self._settle(now)
-        deadline = self.next_deadline()
+        timers = self._settle(now) if self.failure is None and not self._shut else {}
+        deadline = min(timers.values(), default=None) if self._began else None
         if deadline != self._wake:
             self._wake = deadline
             self._out.append(ev.WakeAt(deadline))
@@ -265,9 +265,8 @@ class SessionMachine:
                 "rate limit?): retrying once with a fresh session",
             )
             return
-        if event.text not in self.wire.filtered:
+        if self.wire.filter(event.text, event.reason):
             self._say("warning", f"prompt {event.text!r} was filtered: {event.reason}")
-        self.wire.filtered[event.text] = event.reason
 
     def _on_bad_frame(self, session: _Session, event: codec.ProtocolErrorEvent, now: float) -> None:
         """Log bad frames at most every few seconds, with how many were not logged."""
@@ -338,16 +337,19 @@ class SessionMachine:
         stagger = 0.0 if self._last_start is None else self._last_start + self.settings.stagger
         return max(stagger, self._rotate_not_before)
 
-    def _settle(self, now: float) -> None:
+    def _settle(self, now: float) -> dict[str, float]:
         """Let a hand-over proceed if it can, then act on the due timer (they exclude each
-        other: setup and preroll need a next session, reconnect and rotate need none)."""
+        other: setup and preroll need a next session, reconnect and rotate need none).
+        Returns the timers left pending."""
         upcoming = self._sessions.get(self._next) if self._next is not None else None
         if upcoming is not None and upcoming.phase is Phase.LIVE and not self._fading:
             self._hand_over(upcoming, now)
-        for name, when in self._timers().items():
+        timers = self._timers()
+        for name, when in timers.items():
             if now >= when:
                 _ON_TIMER[name](self, now)
-                return
+                return self._timers() if self.failure is None else {}
+        return timers
 
     def _setup_timed_out(self, now: float) -> None:
         assert self._next is not None
@@ -370,7 +372,12 @@ class SessionMachine:
 
     # --- opening, handing over, losing sessions -------------------------------------------
     def _open(self, now: float) -> None:
-        number = max(self._sessions, default=0) + 1
+        # forget sessions that are over (the current one may still be playing out)
+        for old in [s for s in self._sessions.values() if s.phase is Phase.GONE]:
+            if old.number != self._current:
+                del self._sessions[old.number]
+        self._count += 1
+        number = self._count
         self._sessions[number] = _Session(number)
         self._next, self._reconnect_at = number, None
         self._out.append(ev.Connect(number))
