@@ -303,15 +303,22 @@ async def test_server_down_at_boot_then_up_streams_without_waiting_for_the_stagg
     assert replayed(server, 0)[:2] == ["setup", "clientContent"] and "PLAY" in replayed(server, 0)
 
 
-@pytest.mark.parametrize("after", [20, 60], ids=["2 s after a session start", "mid-session"])
-async def test_a_dropped_session_streams_again_within_a_second(after: int):
-    """A TCP drop 2 s after a session start, or 6 s into it, with the default 10 s stagger:
-    the next session is opened at once (not a stagger after the last start) and its audio
-    arrives within 1 s of the drop."""
-    async with FaultServer([Fault("drop", after=after)], speed=1.0) as server:
-        engine = await started(server, stagger=10.0)
+@pytest.mark.parametrize(
+    ("after", "speed", "healthy_after"),
+    [(20, 1.0, 5.0), (60, 4.0, 1.0)],
+    ids=["2 s after a session start", "mid-session"],
+)
+async def test_a_dropped_session_streams_again_within_a_second(
+    after: int, speed: float, healthy_after: float
+):
+    """A TCP drop 2 s after a session start (streaming at real time), or mid-session (6 s
+    of audio, streamed at 4x in 1.5 s by a session the engine counts as healthy after 1 s),
+    with the default 10 s stagger: the next session is opened at once (not a stagger after
+    the last start) and its audio arrives within 1 s of the drop."""
+    async with FaultServer([Fault("drop", after=after)], speed=speed) as server:
+        engine = await started(server, stagger=10.0, healthy_after=healthy_after)
         first_new: float | None = None
-        async with asyncio.timeout(after / 10 + 5):
+        async with asyncio.timeout(after / 10 / speed + 5):
             async for chunk in engine.chunks():
                 if chunk.meta.get("connection") == 1:
                     first_new = time.monotonic()
