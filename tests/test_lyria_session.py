@@ -28,7 +28,8 @@ from bridge.core.types import (
 from bridge.errors import SessionClosed, SessionRejected
 from bridge.protocol import codec
 from bridge.protocol import events as ev
-from bridge.protocol.session import SessionMachine, Settings
+from bridge.protocol.events import Settings
+from bridge.protocol.session import SessionMachine
 
 PROMPTS = SetPrompts((WeightedPrompt("minimal techno", 1.0), WeightedPrompt("dub", 0.5)))
 CONFIG = SetConfig(GenerationConfig(bpm=124))

@@ -46,7 +46,8 @@ from bridge.core.types import AudioChunk, Update
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import RedactingAdapter, redact, register_secret
 from bridge.protocol import codec, events, rotation
-from bridge.protocol.session import SessionMachine, Settings
+from bridge.protocol.events import Settings
+from bridge.protocol.session import SessionMachine
 
 log = logging.getLogger("bridge.engines.lyria")
 # websockets logs request headers (the key) at DEBUG: give it a logger that redacts.
@@ -75,7 +76,8 @@ class _Conn:
         self.audio: asyncio.Queue[AudioChunk] = asyncio.Queue(SESSION_QUEUE)
         self.ended = asyncio.Event()
         self.closing = False
-        self.tasks: list[asyncio.Task[None]] = []
+        self.connecting: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []  # writer and reader, once connected
 
     def send(self, kind: str, frame: str) -> None:
         """Queue a frame; a newer prompts/config frame replaces one still waiting at the end."""
@@ -211,18 +213,19 @@ class LyriaEngine:
             self._news()
         return delivers
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _do_connect(self, action: events.Connect) -> None:
         conn = self._conns[action.session] = _Conn(action.session)
-        self._spawn(self._connect(conn), f"lyria-connect-{conn.number}")
+        conn.connecting = self._spawn(self._connect(conn), f"lyria-connect-{conn.number}")
 
     def _do_send(self, action: events.Send) -> None:
         conn = self._conns.get(action.session)
-        if conn is not None:  # the machine sends only to open sessions; this is belt and braces
+        if conn is not None:  # always: the machine sends only to open sessions
             conn.send(action.kind, action.frame)
 
     def _do_switch(self, action: events.Switch) -> None:
@@ -347,10 +350,9 @@ class LyriaEngine:
     async def _close(self, conn: _Conn, code: int) -> None:
         """Close with ``code``; the reader keeps reading (dropping audio) so the peer's close
         frame gets through, then reports Closed."""
-        for task in self._tasks:
-            if task.get_name() == f"lyria-connect-{conn.number}":
-                task.cancel()
-        if conn.ws is None:
+        if conn.ws is None:  # still connecting (the engine shuts down): stop trying
+            if conn.connecting is not None:
+                conn.connecting.cancel()
             return
         try:
             with contextlib.suppress(Exception):

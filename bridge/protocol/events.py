@@ -1,7 +1,7 @@
 """What goes into and comes out of the Lyria session machine (``bridge.protocol.session``).
 
-Events (the engine → the machine) and actions (the machine → the engine) are frozen
-dataclasses; sessions are named by number. No I/O.
+Its ``Settings``; events (the engine → the machine) and actions (the machine → the
+engine), frozen dataclasses naming sessions by number. No I/O.
 
 Events::
 
@@ -35,7 +35,25 @@ from dataclasses import dataclass
 
 from bridge.core.types import AudioChunk, Update
 from bridge.errors import BridgeError
-from bridge.protocol.codec import ServerEvent
+from bridge.protocol.codec import DEFAULT_MODEL, SERVICE_PATH, ServerEvent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs of the session rules (``bridge.protocol.session``), in seconds."""
+
+    model: str = DEFAULT_MODEL
+    url_path: str = SERVICE_PATH  # only for the HTTP 404 message
+    rotate_after: float = 500.0
+    crossfade: float = 3.0
+    watchdog: float = 12.0
+    setup_timeout: float = 10.0
+    stagger: float = 10.0
+    preroll_timeout: float = 15.0
+    retries: int | None = None
+    backoff_cap: float = 5.0
+    quota_backoff: float = 120.0
+    healthy_after: float = 5.0
 
 
 # --- events ------------------------------------------------------------------------------

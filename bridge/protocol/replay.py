@@ -26,6 +26,8 @@ class WireState:
     config: SetConfig | None = None
     play: PlayState = PlayState.STOPPED
     filtered: dict[str, str] = field(default_factory=dict)  # text → the server's reason
+    # the prompts frame, encoded once per change (asked for on every event)
+    _prompts_frame: str | None = field(default=None, init=False, repr=False)
 
     @property
     def playing(self) -> bool:
@@ -40,7 +42,8 @@ class WireState:
         """Record ``update``; returns its kind and the frame to send now (None: nothing)."""
         if isinstance(update, SetPrompts):
             self.prompts = update.prompts
-            return "prompts", self.prompts_frame()
+            self._encode_prompts()
+            return "prompts", self._prompts_frame
         if isinstance(update, SetConfig):
             self.config = update
             return "config", codec.encode_update(update)
@@ -49,10 +52,20 @@ class WireState:
             return "control", codec.encode_update(update)
         raise TypeError(f"not an Update: {type(update).__name__}")
 
+    def filter(self, text: str, reason: str) -> bool:
+        """The server filtered ``text``: leave it out from now on. True if it is news."""
+        news = text not in self.filtered
+        self.filtered[text] = reason
+        self._encode_prompts()
+        return news
+
     def prompts_frame(self) -> str | None:
         """The prompts minus the filtered ones and zero weights; None if none is left."""
+        return self._prompts_frame
+
+    def _encode_prompts(self) -> None:
         wire = tuple(p for p in self.prompts if p.text not in self.filtered and p.weight)
-        return codec.encode_update(SetPrompts(wire)) if wire else None
+        self._prompts_frame = codec.encode_update(SetPrompts(wire)) if wire else None
 
     def replay(self) -> list[tuple[str, str]]:
         """(kind, frame) for a fresh session: prompts, config, PLAY if playing."""

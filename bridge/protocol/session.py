@@ -57,6 +57,7 @@ from typing import Any
 from bridge.errors import BridgeError, SessionClosed, SessionRejected
 from bridge.protocol import backoff, codec
 from bridge.protocol import events as ev
+from bridge.protocol.events import Settings
 from bridge.protocol.replay import WireState
 
 BAD_FRAME_LOG_INTERVAL = 5.0  # seconds between two "bad frame" log lines
@@ -84,24 +85,6 @@ PHASES: dict[tuple[Phase, str], Phase] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The knobs of the rules above (seconds unless said otherwise)."""
-
-    model: str = codec.DEFAULT_MODEL
-    url_path: str = codec.SERVICE_PATH  # only for the HTTP 404 message
-    rotate_after: float = 500.0
-    crossfade: float = 3.0
-    watchdog: float = 12.0
-    setup_timeout: float = 10.0
-    stagger: float = 10.0
-    preroll_timeout: float = 15.0
-    retries: int | None = None
-    backoff_cap: float = 5.0
-    quota_backoff: float = 120.0
-    healthy_after: float = 5.0
-
-
 @dataclass
 class _Session:
     number: int
@@ -122,7 +105,8 @@ class SessionMachine:
 
     def __post_init__(self) -> None:
         self.wire = WireState()
-        self._sessions: dict[int, _Session] = {}
+        self._sessions: dict[int, _Session] = {}  # the current, next and closing ones
+        self._count = 0  # sessions opened so far: the next one's number
         self._current: int | None = None
         self._next: int | None = None
         self._fading = False
@@ -148,9 +132,8 @@ class SessionMachine:
         """Feed one event at time ``now``; returns the actions to perform, in order."""
         self._out = []
         _HANDLERS[type(event)](self, event, now)
-        if self.failure is None and not self._shut:
-            self._settle(now)
-        deadline = self.next_deadline()
+        timers = self._settle(now) if self.failure is None and not self._shut else {}
+        deadline = min(timers.values(), default=None) if self._began else None
         if deadline != self._wake:
             self._wake = deadline
             self._out.append(ev.WakeAt(deadline))
@@ -282,9 +265,8 @@ class SessionMachine:
                 "rate limit?): retrying once with a fresh session",
             )
             return
-        if event.text not in self.wire.filtered:
+        if self.wire.filter(event.text, event.reason):
             self._say("warning", f"prompt {event.text!r} was filtered: {event.reason}")
-        self.wire.filtered[event.text] = event.reason
 
     def _on_bad_frame(self, session: _Session, event: codec.ProtocolErrorEvent, now: float) -> None:
         """Log bad frames at most every few seconds, with how many were not logged."""
@@ -333,6 +315,7 @@ class SessionMachine:
         if upcoming is not None and upcoming.phase is Phase.SETUP:
             timers["setup"] = upcoming.started_at + s.setup_timeout
         if upcoming is not None and upcoming.phase is Phase.LIVE and not self._fading:
+            # only while the old session streams: otherwise the hand-over is immediate
             timers["preroll"] = upcoming.live_at + s.preroll_timeout
         if upcoming is None and current is None and self._reconnect_at is not None:
             timers["reconnect"] = self._reconnect_at
@@ -354,42 +337,53 @@ class SessionMachine:
         stagger = 0.0 if self._last_start is None else self._last_start + self.settings.stagger
         return max(stagger, self._rotate_not_before)
 
-    def _settle(self, now: float) -> None:
-        """Act on every due timer and on every hand-over that can proceed."""
+    def _settle(self, now: float) -> dict[str, float]:
+        """Let a hand-over proceed if it can, then act on the due timer (they exclude each
+        other: setup and preroll need a next session, reconnect and rotate need none).
+        Returns the timers left pending."""
         upcoming = self._sessions.get(self._next) if self._next is not None else None
-        if upcoming is not None and upcoming.phase is Phase.SETUP:
-            if now >= upcoming.started_at + self.settings.setup_timeout:
-                self._setup_timed_out(upcoming, now)
-        elif upcoming is not None and upcoming.phase is Phase.LIVE and not self._fading:
+        if upcoming is not None and upcoming.phase is Phase.LIVE and not self._fading:
             self._hand_over(upcoming, now)
-        if self._next is not None:
-            return
-        current = self._live(self._current)
-        if current is None:
-            if self._reconnect_at is not None and now >= self._reconnect_at:
-                self._open(now)
-            return
-        due = [name for name, t in self._rotation_times(current).items() if now >= t]
-        if due and now >= self._gate():
-            current.suspect_filter = False  # rule 10: once
-            self._say("info", f"rotating session {current.number} ({due[0]})")
-            self._open(now)
+        timers = self._timers()
+        for name, when in timers.items():
+            if now >= when:
+                _ON_TIMER[name](self, now)
+                return self._timers() if self.failure is None else {}
+        return timers
 
-    def _setup_timed_out(self, session: _Session, now: float) -> None:
-        self._move(session.number, "close")
-        self._out.append(ev.Close(session.number, 1000))
+    def _setup_timed_out(self, now: float) -> None:
+        assert self._next is not None
+        self._move(self._next, "close")
+        self._out.append(ev.Close(self._next, 1000))
         self._next = None
         self._attempt_failed(f"no setupComplete within {self.settings.setup_timeout:g} s", now)
 
+    def _preroll_timed_out(self, now: float) -> None:
+        self._say("warning", "the next session sent no audio; keeping the old one")
+        self._drop_next(max(1.0, self.settings.stagger), now)
+
+    def _rotate(self, now: float) -> None:
+        current = self._live(self._current)
+        assert current is not None
+        due = [name for name, when in self._rotation_times(current).items() if now >= when]
+        current.suspect_filter = False  # rule 10: once
+        self._say("info", f"rotating session {current.number} ({', '.join(due)})")
+        self._open(now)
+
     # --- opening, handing over, losing sessions -------------------------------------------
     def _open(self, now: float) -> None:
-        number = max(self._sessions, default=0) + 1
+        # forget sessions that are over (the current one may still be playing out)
+        for old in [s for s in self._sessions.values() if s.phase is Phase.GONE]:
+            if old.number != self._current:
+                del self._sessions[old.number]
+        self._count += 1
+        number = self._count
         self._sessions[number] = _Session(number)
         self._next, self._reconnect_at = number, None
         self._out.append(ev.Connect(number))
 
     def _hand_over(self, upcoming: _Session, now: float) -> None:
-        """Rule 4: switch, crossfade, or keep waiting / give up on the next session."""
+        """Rule 4: switch at once, crossfade, or keep waiting (the preroll timer)."""
         current = self._live(self._current)
         if current is None or not self.wire.audio_due:
             self._take_over(upcoming, now, switch=True)
@@ -401,9 +395,6 @@ class SessionMachine:
                 )
             else:  # the old stream is silent anyway: no fade to wait for
                 self._take_over(upcoming, now, switch=True)
-        elif now >= upcoming.live_at + self.settings.preroll_timeout:
-            self._say("warning", "the next session sent no audio; keeping the old one")
-            self._drop_next(max(1.0, self.settings.stagger), now)
 
     def _take_over(self, upcoming: _Session, now: float, *, switch: bool) -> None:
         old = self._live(self._current)
@@ -522,4 +513,10 @@ _RECEIVERS: dict[type, Callable[[SessionMachine, _Session, Any, float], None]] =
     codec.FilteredPrompt: SessionMachine._on_filtered,
     codec.ProtocolErrorEvent: SessionMachine._on_bad_frame,
     codec.UnknownKeys: SessionMachine._on_unknown,
+}
+_ON_TIMER: dict[str, Callable[[SessionMachine, float], None]] = {
+    "setup": SessionMachine._setup_timed_out,
+    "preroll": SessionMachine._preroll_timed_out,
+    "reconnect": SessionMachine._open,
+    "rotate": SessionMachine._rotate,
 }
