@@ -8,8 +8,8 @@ Two layers of checks: ``parse_rig`` checks each field on its own (types, ranges,
 choices, typos); ``rig_problems`` checks what only the merged settings can tell (a status
 address off loopback needs a token, a key file must be private), so ``check`` and
 ``run`` refuse the same things with the same line. ``looks_like_rig`` tells a rig file
-from a mapping by its keys, typos included. File I/O only in ``load_rig``,
-``check_rig_file`` and the key-file check.
+from a mapping by its keys, typos included. File I/O only in ``read_rig_text``,
+``check_rig_file`` (the mappings a rig names) and the key-file check.
 """
 
 from __future__ import annotations
