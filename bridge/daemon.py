@@ -37,6 +37,7 @@ from bridge.core.instrument import (
     Feedback,
     Instrument,
     Outcome,
+    PlayNote,
     Record,
     SaveState,
     Send,
@@ -44,9 +45,11 @@ from bridge.core.instrument import (
     StatusChanged,
 )
 from bridge.core.mapping import MappingSet
+from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.types import AudioChunk, Change, ChangeValue, MidiEvent
-from bridge.engines.base import Engine
+from bridge.engines import supports_of
+from bridge.engines.base import Engine, NoteSink
 from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
 from bridge.rig import RigSettings, load_rig
@@ -70,6 +73,7 @@ class PlayerLike(Protocol):
     def flush(self) -> None: ...
     def start_recording(self, path: str | Path) -> None: ...
     def stop_recording(self) -> None: ...
+    def set_wakeup(self, callback: Callable[[], None] | None) -> None: ...
 
 
 @dataclass
@@ -116,9 +120,9 @@ class Daemon:
         self.fresh = fresh
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.instrument = Instrument(
-            mapping, rig_gain=settings.gain, outbox_interval=outbox_interval
-        )
+        # an engine that ignores bpm/scale (magenta) must not get a RESET_CONTEXT for them
+        outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
+        self.instrument = Instrument(mapping, rig_gain=settings.gain, outbox=outbox)
         self.counters = Counters()
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
@@ -243,6 +247,7 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        player.set_wakeup(None)  # the loop is about to go: the audio thread must not call it
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
@@ -286,6 +291,9 @@ class Daemon:
         if isinstance(effect, Send):
             if self._engine_up:  # before that, the replay will carry the state
                 await self.parts.engine.apply(effect.update)
+        elif isinstance(effect, PlayNote):
+            if self._engine_up and isinstance(self.parts.engine, NoteSink):
+                self.parts.engine.apply_note(effect.change)  # a key: never coalesced
         elif isinstance(effect, SetGain):
             player.gain = effect.gain
         elif isinstance(effect, Fade):
@@ -359,8 +367,16 @@ class Daemon:
             self._wake.set()
 
     async def _audio_task(self) -> None:
-        """Engine chunks → player; the player's high mark is the backpressure."""
+        """Engine chunks → player; the player's high mark is the backpressure, and its
+        wake-up (from the audio thread) says when it wants more: no polling."""
         player = self.parts.player
+        room = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # runs on the audio thread
+            loop.call_soon_threadsafe(room.set)
+
+        player.set_wakeup(wake)
         async for chunk in self.parts.engine.chunks():
             player.feed(chunk)
             self.counters.chunks += 1
@@ -369,8 +385,11 @@ class Daemon:
                 self.notifier.ready(f"streaming from {self.parts.engine.name}")
                 log.info("audio flowing (%s engine)", self.parts.engine.name)
             self._engine_news()
-            while not player.wants_more() and not self._stopping.is_set():
-                await asyncio.sleep(0.01)
+            while not self._stopping.is_set():
+                room.clear()  # before asking: a wake-up after the answer is not lost
+                if player.wants_more():
+                    break
+                await room.wait()
 
     def _engine_news(self) -> None:
         """What the engine and player learnt on their own: filtered prompts, a dead disk."""
@@ -419,6 +438,7 @@ class Daemon:
             if self.rig_path is not None:
                 load_rig(self.rig_path)  # validated; device settings apply on restart
             mapping = load_mapping(paths) if paths else self.mapping
+            check_engine(mapping, self.parts.engine)
         except ConfigError as exc:
             self.counters.reload_errors += 1
             for problem in exc.problems:
@@ -484,6 +504,15 @@ class Daemon:
             },
             "process": process_stats(self.counters.started),
         }
+
+
+def check_engine(mapping: MappingSet, engine: Engine) -> None:
+    """Raise ConfigError when ``mapping`` has bindings ``engine`` cannot play (notes)."""
+    from bridge.config.engine_check import engine_problems
+
+    problems = engine_problems(mapping, engine.name, supports_of(engine))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _no_controllers(mapping: MappingSet, hub: Any, problem: str | None) -> str | None:

@@ -35,7 +35,7 @@ class RigSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    engine: Literal["auto", "synth", "lyria"] = "auto"
+    engine: Literal["auto", "synth", "lyria", "magenta"] = "auto"
     url: str = DEFAULT_URL
     model: str = "models/lyria-realtime-exp"
     api_key_env: str | None = None
@@ -52,12 +52,20 @@ class RigSettings(BaseModel):
     autoplay: bool = False
     chunk_seconds: float = Field(default=2.0, ge=0.1, le=4.0)
     rotate_after: float = Field(default=500.0, gt=0)
+    rotate: bool = True  # false: never rotate sessions (a server of your own has no cap)
     crossfade: float = Field(default=3.0, ge=0)
     state_file: str | None = None
     status: str | None = None
     status_token: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    # the magenta engine (bridge.commands.magenta_flags); None = the engine's default
+    magenta_size: Literal["mrt2_small", "mrt2_base"] | None = None
+    magenta_backend: Literal["auto", "mlx", "jax"] | None = None
+    magenta_checkpoint: str | None = None
+    magenta_home: str | None = None
+    magenta_frames: int | None = Field(default=None, ge=1, le=250)
+    magenta_look_ahead: int | None = Field(default=None, ge=1, le=8)
 
 
 FIELDS = tuple(RigSettings.model_fields)

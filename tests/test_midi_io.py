@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -198,6 +199,16 @@ def test_list_ports_hides_nothing_but_shows_controllers(
     ins, outs = list_ports("jack")
     assert any(virtual_controller.name in p for p in ins)
     assert any(virtual_controller.name in p for p in outs)
+
+
+@pytest.mark.jack
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="ALSA MIDI answers here")
+def test_auto_falls_back_to_jack_where_alsa_does_not_answer(
+    virtual_controller: VirtualController,
+) -> None:
+    """``auto`` tries ALSA first; with no sequencer it quietly uses the JACK server."""
+    ins, _ = list_ports("auto")
+    assert any(virtual_controller.name in p for p in ins)
 
 
 def test_send_to_unknown_controller_is_an_error() -> None:

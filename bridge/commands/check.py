@@ -8,7 +8,8 @@ shipped profile (``promptbridge check nanokontrol2``).
 
 ``--show`` loads the files as ``run`` would (one merged set; a rig file contributes the
 mappings it names) and prints the result: slots, scenes, decks, config and bindings by
-control, each binding with the file and line it came from.
+control, each binding with the file and line it came from. With ``--engine NAME`` a
+mapping is also checked against what that engine can play (keys and pads need magenta).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-from bridge.errors import Problem
+from bridge.errors import ConfigError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--show",
         action="store_true",
         help="print the merged set (slots, scenes, decks, bindings by control) as run loads it",
+    )
+    parser.add_argument(
+        "--engine", help="also check that this engine can play the mapping (e.g. lyria)"
     )
 
 
@@ -44,22 +49,55 @@ def _is_rig(path: Path) -> bool:
     return looks_like_rig(list(data), TOP_KEYS)
 
 
-def check_one(name: str) -> list[Problem]:
+def check_one(name: str, engine: str | None = None) -> list[Problem]:
     from bridge.config import check_files
 
     path = Path(name)
     if path.is_file() and _is_rig(path):
-        from bridge.rig import check_rig_file
+        from bridge.rig import check_rig_file, load_rig
 
-        return check_rig_file(path)
-    return check_files([name])
+        return check_rig_file(path) or _rig_engine_problems(load_rig(path), path)
+    problems = check_files([name])
+    if problems or engine is None:
+        return problems
+    return _engine_problems(name, engine)
+
+
+def _engine_problems(name: str, engine: str) -> list[Problem]:
+    from bridge.config import load_mapping
+    from bridge.config.engine_check import engine_problems
+    from bridge.engines import ENGINES, supports
+
+    if engine not in ENGINES:
+        return [
+            Problem(
+                "", None, "--engine", f"unknown engine {engine!r} (allowed: {', '.join(ENGINES)})"
+            )
+        ]
+    return engine_problems(load_mapping([name]), engine, supports(engine))
+
+
+def _rig_engine_problems(rig: Any, path: Path) -> list[Problem]:
+    """The rig's mappings against the rig's engine (keys need magenta). A mapping that does
+    not load is left to its own ``check``: this only adds what the engine cannot play."""
+    from bridge.commands.run import mapping_from
+    from bridge.config.engine_check import engine_problems
+    from bridge.engines import supports
+
+    if not rig.mappings:
+        return []
+    try:
+        mapping = mapping_from(rig, path)
+    except ConfigError:
+        return []
+    name = "auto (lyria or synth)" if rig.engine == "auto" else rig.engine
+    return engine_problems(mapping, name, supports(rig.engine))
 
 
 def show(names: list[str]) -> int:
     """Merge the files as ``run`` does and print the set; problems instead when invalid."""
     from bridge.config import load_mapping
     from bridge.config.show import describe
-    from bridge.errors import ConfigError
     from bridge.rig import check_rig_file, load_rig, mapping_refs
 
     refs: list[Path | str] = []
@@ -91,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         return show(args.files)
     failed = 0
     for name in args.files:
-        problems = check_one(name)
+        problems = check_one(name, getattr(args, "engine", None))
         for problem in problems:
             print(problem)
         if problems:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bridge.commands import magenta_flags
 from bridge.core.config_values import check_config_value
 from bridge.core.types import (
     CONFIG_SPECS,
@@ -108,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a weighted prompt (repeatable), e.g. 'deep house:1.0'",
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="length (default 30)")
-    parser.add_argument("--engine", default="synth", help="synth (default) or lyria")
+    parser.add_argument("--engine", default="synth", help="synth (default), lyria or magenta")
     parser.add_argument("--url", help="server URL for a websocket engine")
     parser.add_argument("--key-file", help="API key file (mode 600); default: GEMINI_API_KEY")
     parser.add_argument("--chunk-seconds", type=float, default=2.0, help="synth chunk length")
@@ -131,6 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mute-drums", action="store_true")
     parser.add_argument("--only-bass-and-drums", action="store_true")
     parser.add_argument("--mode", choices=MODES, default="QUALITY")
+    magenta_flags.add_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> GenerationConfig:
@@ -230,6 +232,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The synth takes a chunk length; a websocket engine takes a URL and the API key."""
     if args.engine == "synth":
         return {"chunk_seconds": args.chunk_seconds}
+    if args.engine == "magenta":
+        return magenta_flags.options(args)
     from bridge.errors import SecretError
     from bridge.secrets import load_api_key
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from bridge.cli import setup_logging
+from bridge.commands import magenta_flags
 from bridge.config import default_mapping, load_mapping
 from bridge.core.mapping import MappingSet
-from bridge.daemon import Daemon, Parts
+from bridge.daemon import Daemon, Parts, check_engine
 from bridge.engines import create_engine
 from bridge.engines.base import Engine
 from bridge.errors import ConfigError, SecretError
@@ -50,8 +52,9 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a(
         "--engine",
-        choices=["auto", "synth", "lyria"],
-        help="auto = lyria when an API key is configured, else synth",
+        choices=["auto", "synth", "lyria", "magenta"],
+        help="auto = lyria when an API key is configured, else synth; magenta = Magenta RT "
+        "on this machine (promptbridge[magenta])",
     )
     a("--url", help="Lyria-protocol websocket URL (Google's, or `promptbridge serve`)")
     a("--model", help="model name for the lyria engine (default models/lyria-realtime-exp)")
@@ -79,6 +82,14 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
     a("--chunk-seconds", type=float, help="synth engine chunk length (0.25..2 s)")
     a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
+    a(
+        "--no-rotate",
+        dest="rotate",
+        action="store_const",
+        const=False,
+        help="lyria: never rotate sessions (your own `promptbridge serve` has no time cap)",
+    )
+    magenta_flags.add_arguments(parser)
     a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
     a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
     a("--status-token", help="token required by the status API (needed off loopback)")
@@ -158,9 +169,13 @@ def make_engine(settings: RigSettings) -> Engine:
             url=settings.url,
             model=settings.model,
             api_key=key,
-            rotate_after=settings.rotate_after,
+            # no rotation = a rotation that is never due (the watchdog still replaces a
+            # stalled session)
+            rotate_after=settings.rotate_after if settings.rotate else math.inf,
             crossfade=settings.crossfade,
         )
+    if name == "magenta":
+        return create_engine("magenta", **magenta_flags.options(settings))
     return create_engine("synth", chunk_seconds=settings.chunk_seconds)
 
 
@@ -224,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, settings.log_format)
     mapping = mapping_from(settings, rig_path)
     parts = make_parts(settings, mapping)
+    check_engine(mapping, parts.engine)  # notes bindings need an engine that takes notes
     daemon = Daemon(
         settings,
         mapping,

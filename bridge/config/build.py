@@ -31,6 +31,7 @@ from bridge.config.schema import (
 )
 from bridge.config.targets import ALLOWED, TargetInfo, target_info
 from bridge.core.mapping import (
+    NOTE_TARGETS,
     RAW_MAX,
     Binding,
     ControllerSpec,
@@ -139,7 +140,9 @@ def _messages(b: Binding) -> set[tuple[str, int]]:
     """The physical messages a binding listens to (a 14-bit pair also takes its LSB CC)."""
     src = b.source
     kind = "cc" if src.kind == "cc14" else src.kind
-    numbers = {src.number}
+    numbers = set(src.numbers())
+    if src.kind == "notes":
+        kind = "note"  # a keyboard range clashes with a note binding inside it
     if src.dec is not None:
         numbers.add(src.dec)
     if src.kind == "cc14":
@@ -253,14 +256,19 @@ def _compile(
     info: TargetInfo,
     target: str,
     resolved: tuple[RawController, RawSource, RawControl | None],
-) -> Binding:
+) -> Binding | None:
     """The binding from checked parts; problems go to the reader, none stops the others."""
     r, path = rb.reader, rb.path
     ctrl, raw, control = resolved
     channel = raw.channel
     if channel is UNSET:
         channel = ctrl.channel
-    source = Source(raw.kind, raw.number, channel, raw.dec)  # type: ignore[arg-type]
+    source = Source(raw.kind, raw.number, channel, raw.dec, raw.top)  # type: ignore[arg-type]
+    if (target in NOTE_TARGETS) != (raw.kind == "notes") and not _pad(target, raw):
+        r.problem(*_note_mismatch(path, target, raw))
+        return None
+    if target in NOTE_TARGETS:
+        return _note_binding(rb, ctrl.name, source, control)
     encoding = data.get("encoding") or (control.encoding if control else None)
     if raw.dec is not None:
         encoding = "inc-dec"
@@ -305,6 +313,46 @@ def _compile(
         file=r.file,
         line=r.line(path),
     )
+
+
+def _pad(target: str, raw: RawSource) -> bool:
+    """One pad (a ``note`` source) may play ``drums`` or ``notes`` too."""
+    return target in NOTE_TARGETS and raw.kind == "note"
+
+
+def _note_mismatch(path: Path, target: str, raw: RawSource) -> tuple[Path, str, Any]:
+    if raw.kind == "notes":
+        return (*path, "target"), 'a notes range plays "notes" or "drums"', target
+    return (*path, "target"), f"{target} takes keys or pads (a notes range or a note)", raw.kind
+
+
+def _note_binding(
+    rb: RawBind, controller: str, source: Source, control: RawControl | None
+) -> Binding | None:
+    """Keys/pads into the model: no mode, range or takeover applies (they are events)."""
+    extra = sorted(set(rb.data) & _NOT_FOR_NOTES)
+    if extra:
+        rb.reader.problem((*rb.path, extra[0]), f"{rb.target} bindings take no {extra[0]}")
+        return None
+    label = f"{controller} {control.name}" if control else f"{controller} {source.describe()}"
+    return Binding(
+        controller=controller,
+        source=source,
+        target=rb.target or "",
+        target_kind="action",
+        mode="trigger",
+        bank=rb.data.get("bank"),
+        label=label,
+        file=rb.reader.file,
+        line=rb.reader.line(rb.path),
+    )
+
+
+# What a notes/drums binding has no use for (everything but source, channel, bank, target).
+_NOT_FOR_NOTES = frozenset(
+    {"mode", "encoding", "step", "acceleration", "takeover", "in", "range", "invert"}
+    | {"curve", "steps", "deadzone", "auto", "value", "off", "values", "glide", "feedback"}
+)
 
 
 def _turns(encoding: str | None) -> bool:
@@ -362,7 +410,11 @@ def _resolve_control(
     ctrl = s.controllers[found[0]]
     control = s.controls[found[0]][name]
     src = RawSource(
-        control.source.kind, control.source.number, control.source.dec, control.source.channel
+        control.source.kind,
+        control.source.number,
+        control.source.dec,
+        control.source.channel,
+        control.source.top,
     )
     override = read_channel(r, rb.checked_data(), path)
     if override is not UNSET:

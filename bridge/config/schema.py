@@ -81,12 +81,14 @@ ANY = None
 
 @dataclass
 class RawSource:
-    """A source as written: kind, number (or -1 = any program), decrement, channel."""
+    """A source as written: kind, number (or -1 = any program), decrement, channel, and
+    the top note of a ``notes`` range."""
 
     kind: str
     number: int = 0
     dec: int | None = None
     channel: Any = UNSET  # 0..15, None (any) or UNSET
+    top: int | None = None
 
 
 @dataclass
@@ -273,6 +275,8 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if kind == "program" and value == "any":
         src.number = -1
         return src
+    if kind == "notes":
+        return _notes_range(r, value, key, src)
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -292,6 +296,25 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if n is None:
         return None
     src.number = n
+    return src
+
+
+def _notes_range(r: Reader, value: Any, key: Path, src: RawSource) -> RawSource | None:
+    """``notes = [low, high]`` (a keyboard range, inclusive) or ``notes = "all"``."""
+    if value == "all":
+        src.number, src.top = 0, 127
+        return src
+    if not isinstance(value, list) or len(value) != 2:
+        r.problem(key, 'a keyboard range is [low, high] or "all"', value, "0..127")
+        return None
+    low = r.check_int(value[0], key, 0, 127)
+    high = r.check_int(value[1], key, 0, 127)
+    if low is None or high is None:
+        return None
+    if low > high:
+        r.problem(key, "low note must not be above high note", value)
+        return None
+    src.number, src.top = low, high
     return src
 
 

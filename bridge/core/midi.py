@@ -2,7 +2,9 @@
 
 * ``parse(raw, port, time)`` turns one raw MIDI message (bytes from rtmidi) into a
   ``MidiEvent`` or None for what we do not use or cannot read (never raises).
-  ``encode(event)`` is its inverse, for feedback output.
+  ``encode(event)`` is its inverse, for feedback output. They are the only MIDI byte
+  parser and encoder: the MIDI adapter (``bridge.io.midi``) and the MIDI file reader
+  (``bridge.io.midifile``) call them, and the core benchmark measures them.
 * ``Assembler`` turns a port's ``MidiEvent`` stream into ``Input`` values, the logical
   messages bindings listen to:
 
@@ -84,7 +86,7 @@ def parse(raw: bytes | Sequence[int], port: str = "", time: float = 0.0) -> Midi
         return MidiEvent(kind, channel, 0, raw[1], port, time)
     if length == 1:
         return MidiEvent(kind, -1, 0, 0, port, time) if size == 1 else None
-    if size < 2 or raw[-1] != 0xF7 or any(b > 0x7F for b in raw[1:-1]):
+    if size < 2 or raw[-1] != 0xF7 or max(raw[1:-1], default=0) > 0x7F:
         return None
     return MidiEvent(kind, -1, 0, 0, port, time, bytes(raw))
 

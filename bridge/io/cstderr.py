@@ -48,6 +48,7 @@ def quiet_c_stderr(noise: re.Pattern[str] = NOISE) -> Iterator[None]:
         try:
             yield
         finally:
+            sys.stderr.flush()  # Python's own lines of the window go to the replay too
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)

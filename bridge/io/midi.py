@@ -65,7 +65,13 @@ log = logging.getLogger(__name__)
 
 OWN_PREFIX = "PromptBridge"  # every client we open starts with this: never matched
 POLL_SECONDS = 0.25
-READ_SECONDS = 0.002  # reader thread period: adds at most ~2 ms of latency
+# The reader thread polls (a Python callback inside JACK's real-time process thread could
+# wait for the GIL and make the whole graph miss its deadline). While knobs move it polls
+# every 2 ms; after a quiet second every 5 ms (one JACK period at 48 kHz/256 delivers a
+# period's MIDI at once anyway), which halves its cost on an idle rig.
+READ_SECONDS = 0.002
+IDLE_READ_SECONDS = 0.005
+IDLE_AFTER = 1.0
 QUEUE_LIMIT = 4096  # rtmidi's queue per input: ~8 s of a flat-out MIDI cable
 
 _APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
@@ -419,11 +425,15 @@ class _Reader:
             self._inputs = tuple(i for i in self._inputs if i[0] is not midi_in)
 
     def _run(self) -> None:
+        last = time.monotonic()
         while not self._stop.is_set():
             with self._lock:
                 got = self._drain()
-            if not got:
-                time.sleep(READ_SECONDS)
+            now = time.monotonic()
+            if got:
+                last = now
+            else:
+                time.sleep(READ_SECONDS if now - last < IDLE_AFTER else IDLE_READ_SECONDS)
 
     def _drain(self) -> bool:
         got = False
