@@ -12,7 +12,7 @@ two such bindings in one file are an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -61,6 +61,7 @@ class _Set:
     slots: dict[int, SlotSpec]
     scenes: list[SceneSpec]
     banks: int
+    broken: set[tuple[str, str]] = field(default_factory=set)  # (controller, control) reported
 
 
 def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet, list[Problem]]:
@@ -77,6 +78,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
             s.controllers[fd.controller.name] = fd.controller
             s.controller_files[fd.controller.name] = fd.file
             s.controls[fd.controller.name] = dict(fd.controls)
+            s.broken |= {(fd.controller.name, name) for name in fd.broken_controls}
         elif fd.controls:
             first = next(iter(fd.controls.values()))
             fd.reader.problem(first.path[:1], "named controls need a [controller] in the same file")
@@ -395,6 +397,8 @@ def _resolve_control(
         order.remove(rb.file_controller)
         order.insert(0, rb.file_controller)
     found = [c for c in order if c is not None and name in s.controls.get(c, {})]
+    if not found and any((c, name) in s.broken for c in order if c):
+        return None  # the control's own problem is reported; "unknown" would mislead
     if not found:
         known = {n for c in order if c for n in s.controls.get(c, {})}
         r.problem(
