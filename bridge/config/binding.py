@@ -10,7 +10,7 @@ model's note conditioning (``notes``/``drums`` targets) compile to event binding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.config.lines import Path
@@ -52,6 +52,7 @@ class SetParts:
     slots: dict[int, SlotSpec]
     scenes: list[SceneSpec]
     banks: int
+    broken: set[tuple[str, str]] = field(default_factory=set)  # (controller, control) reported
 
 
 def binding(rb: RawBind, s: SetParts) -> Binding | None:
@@ -229,6 +230,8 @@ def _resolve_control(
         order.remove(rb.file_controller)
         order.insert(0, rb.file_controller)
     found = [c for c in order if c is not None and name in s.controls.get(c, {})]
+    if not found and any((c, name) in s.broken for c in order if c):
+        return None  # the control's own problem is reported; "unknown" would mislead
     if not found:
         known = {n for c in order if c for n in s.controls.get(c, {})}
         r.problem(

@@ -61,6 +61,7 @@ def _merge(
             s.controllers[fd.controller.name] = fd.controller
             s.controller_files[fd.controller.name] = fd.file
             s.controls[fd.controller.name] = dict(fd.controls)
+            s.broken |= {(fd.controller.name, name) for name in fd.broken_controls}
         elif fd.controls:
             first = next(iter(fd.controls.values()))
             fd.reader.problem(first.path[:1], "named controls need a [controller] in the same file")

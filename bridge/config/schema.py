@@ -143,6 +143,7 @@ class FileData:
     name: str = ""
     controller: RawController | None = None
     controls: dict[str, RawControl] = field(default_factory=dict)
+    broken_controls: set[str] = field(default_factory=set)  # reported: bindings stay quiet
     slots: dict[int, SlotSpec] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     crossfader: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +167,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         control = _control(r, name, spec)
         if control is not None:
             fd.controls[name] = control
+        else:
+            fd.broken_controls.add(name)
     for i, slot in enumerate(r.tables(data, "slots", ())):
         parsed = _slot(r, slot, ("slots", i))
         if parsed is not None:
