@@ -44,6 +44,7 @@ from bridge.core.instrument import (
 from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
+from bridge.core.share import WireDelay, bridge_share
 from bridge.core.types import Change, ChangeValue, MidiEvent
 from bridge.engines import supports_of
 from bridge.engines.base import Engine, NoteSink
@@ -90,6 +91,7 @@ class Daemon:
         outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
         self.instrument = Instrument(mapping, rig_gain=settings.gain, outbox=outbox)
         self.counters = Counters()
+        self.wire_delay = WireDelay()  # knob-to-wire, for the status (core/share)
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -111,14 +113,20 @@ class Daemon:
     # --- inputs ------------------------------------------------------------------------
     def on_midi(self, event: MidiEvent) -> None:
         """A MIDI event from any controller (called on the loop)."""
-        for change in self.instrument.midi(event, self.clock()):
+        now = self.clock()
+        changes = self.instrument.midi(event, now)
+        if changes:
+            self.wire_delay.input(now)
+        for change in changes:
             self._observe(change)
         self._wake.set()
 
     def apply(self, change: Change) -> Outcome:
         """Apply one Change from any input; the Outcome says if it was refused or clamped."""
-        outcome = self.instrument.apply(change, self.clock())
+        now = self.clock()
+        outcome = self.instrument.apply(change, now)
         if outcome.refused is None:
+            self.wire_delay.input(now)
             self._observe(change)
         self._wake.set()
         return outcome
@@ -244,8 +252,13 @@ class Daemon:
         """Perform the instrument's effects, then sleep until its deadline or an input."""
         while not self._stopping.is_set():
             self._wake.clear()
-            for effect in self.instrument.poll(self.clock()):
+            effects = self.instrument.poll(self.clock())
+            for effect in effects:
                 await self._perform(effect)
+            if any(isinstance(e, Send) for e in effects):
+                self.wire_delay.sent(self.clock())
+            elif self.instrument.outbox.next_deadline() is None:
+                self.wire_delay.idle()  # a local-only change: nothing goes on the wire
             deadline = self.instrument.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock())
             with contextlib.suppress(TimeoutError):
@@ -449,10 +462,12 @@ class Daemon:
         """Everything the status API shows (never a secret)."""
         hub = self.parts.hub
         counts = self.instrument.counters
+        audio = self.parts.player.stats()
         return {
             "performance": self.perf.snapshot(),
             "engine": self.parts.engine.status(),
-            "audio": self.parts.player.stats(),
+            "audio": audio,
+            "latency": bridge_share(self.wire_delay.figures(), audio),
             "controllers": hub.present() if hub is not None else {},
             "controllers_reason": no_controllers(self.mapping, hub, self._midi_problem),
             "bank": self.instrument.mapper.bank,

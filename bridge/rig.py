@@ -51,7 +51,8 @@ class RigSettings(BaseModel):
     gain: float = Field(default=1.0, ge=0.0, le=2.0)
     record: str | None = None
     autoplay: bool = False
-    chunk_seconds: float = Field(default=2.0, ge=0.1, le=4.0)
+    chunk_seconds: float = Field(default=0.05, ge=0.05, le=4.0)
+    quantize: Literal["beat", "bar"] = "beat"  # synth: where mutes, bpm and scale land
     rotate_after: float = Field(default=500.0, gt=0)
     rotate: bool = True  # false: never rotate sessions (a server of your own has no cap)
     crossfade: float = Field(default=3.0, ge=0)

@@ -80,7 +80,12 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--gain", type=float, help="master gain 0..2")
     a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
-    a("--chunk-seconds", type=float, help="synth engine chunk length (0.25..2 s)")
+    a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
+    a(
+        "--quantize",
+        choices=["beat", "bar"],
+        help="synth: mutes, bpm, scale land on the next beat or bar",
+    )
     a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
     a(
         "--no-rotate",
@@ -176,7 +181,7 @@ def make_engine(settings: RigSettings) -> Engine:
         )
     if name == "magenta":
         return create_engine("magenta", **magenta_flags.options(settings))
-    return create_engine("synth", chunk_seconds=settings.chunk_seconds)
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=settings.quantize)
 
 
 def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
