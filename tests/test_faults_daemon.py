@@ -387,7 +387,10 @@ def test_sigkill_then_restart_restores_prompts_config_and_scene(tmp_path: Path) 
         count = len(server.connections)
         again = rig.start()
         try:
-            again.wait_for("restored prompts, config and scene", timeout=20)
+            line = again.wait_for("restored from", timeout=20)
+            # one line saying what came back and from where
+            for said in ("state.json", "playing", "2 slots up", "bpm 128", "scene 'drop'"):
+                assert said in line, line
             again.wait_for("audio flowing", timeout=30)
             after = status(rig.port)["performance"]
             for key in ("slots", "config", "scene", "playback"):

@@ -196,6 +196,8 @@ async def test_filtered_prompt_is_reported_and_not_resent():
     text changes."""
     async with FaultServer([Fault("filter", after=1)]) as server:
         engine = await started(server)
+        news: list[list[dict[str, str]]] = []
+        engine.on_news(lambda: news.append(engine.status()["filtered_prompts"]))
         await take(engine, 4)
         await engine.apply(PROMPTS)
         await take(engine, 2)  # it went out (a newer prompt set would replace it if queued)
@@ -211,6 +213,8 @@ async def test_filtered_prompt_is_reported_and_not_resent():
     ]
     assert sets == [["minimal techno", "dub"], ["dub"], ["minimal house", "dub"]]
     assert status["filtered_prompts"] == [{"text": "minimal techno", "reason": "x"}]
+    # the daemon is told at once (it waits for this instead of polling status())
+    assert news == [[{"text": "minimal techno", "reason": "x"}]]
 
 
 async def test_apply_never_waits_for_the_network():

@@ -292,9 +292,9 @@ def test_async_close_fades_out() -> None:
         player.start()
         player.feed(AudioChunk(np.full((RATE * 2, 2), 0.5, dtype=np.float32)))
         await asyncio.sleep(0.6)
-        before = player._env
+        before = player.stats()["output_gain"]
         await player.aclose()
-        return before, player._env
+        return before, player.stats()["output_gain"]
 
     before, after = asyncio.run(main())
     assert before == pytest.approx(1.0) and after == 0.0
@@ -325,8 +325,8 @@ def test_default_output_available_with_jack(jack_server) -> None:  # type: ignor
     assert default_output_available()
 
 
-def test_only_the_player_imports_sounddevice() -> None:
-    """Layering: bridge/audio/player.py is the one module that imports sounddevice."""
+def test_only_the_devices_module_imports_sounddevice() -> None:
+    """Layering: bridge/audio/devices.py is the one module that imports sounddevice."""
     import re
 
     root = Path(__file__).resolve().parents[1] / "bridge"
@@ -334,4 +334,33 @@ def test_only_the_player_imports_sounddevice() -> None:
     users = sorted(
         str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())
     )
-    assert users == ["audio/player.py"]
+    assert users == ["audio/devices.py"]
+
+
+def test_wakeup_fires_once_when_the_buffer_drains_below_the_high_mark() -> None:
+    """After wants_more() said no, the wake-up callback fires (from the audio thread) as
+    soon as the buffer drains below the high mark, once; without a "no" it stays quiet."""
+    import threading
+
+    player = Player(output="none", latency="low")
+    woke = threading.Event()
+    calls: list[float] = []
+
+    def wake() -> None:
+        calls.append(player.fill_seconds)
+        woke.set()
+
+    player.set_wakeup(wake)
+    player.start()
+    try:
+        player.feed(AudioChunk(sine(220, 0.2)))
+        time.sleep(0.1)
+        assert not woke.is_set()  # never reported full: nobody is waiting
+        while player.wants_more():
+            player.feed(AudioChunk(sine(220, 0.1)))
+        high = player.stats()["high_mark_seconds"]
+        assert woke.wait(2.0)
+        time.sleep(0.1)
+        assert len(calls) == 1 and calls[0] < high
+    finally:
+        player.close()

@@ -172,6 +172,7 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
         )
         for item in engine.get("filtered_prompts", []):
             lines.append(f"filtered {item.get('text')!r}: {item.get('reason', '')}")
+        lines.extend(_model_lines(engine))
     if controllers:
         present = ", ".join(
             f"{n} {'connected' if on else 'MISSING'}" for n, on in controllers.items()
@@ -183,6 +184,19 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
             f"  uptime {process.get('uptime', '?')} s"
         )
     return ["", *lines] if lines else []
+
+
+def _model_lines(engine: dict[str, Any]) -> list[str]:
+    """An in-process model's speed and the controls it lacks (magenta)."""
+    lines = []
+    if engine.get("ms_per_step") is not None:
+        slow = "  SLOWER THAN REAL TIME" if engine.get("real_time") is False else ""
+        lines.append(f"model    {_num(engine['ms_per_step'])} ms per 40 ms step{slow}")
+    if engine.get("unsupported"):
+        used = engine.get("unsupported_in_use") or []
+        note = f"  (set but ignored: {', '.join(used)})" if used else ""
+        lines.append(f"ignored  {', '.join(engine['unsupported'])}{note}")
+    return lines
 
 
 def _num(value: Any) -> str:

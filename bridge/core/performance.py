@@ -41,21 +41,29 @@ dict and takes what it can use.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from bridge.core import snapshot
+from bridge.core.config_values import check_config_value
+from bridge.core.config_values import finite_number as _number
+from bridge.core.playback import (
+    ALLOWED_ACTIONS,
+    WORD_OF_STATE,
+    PlayState,
+    after,
+    resolve,
+)
+from bridge.core.snapshot import WEIGHT_DIGITS
+from bridge.core.targets import Target, parse_target
 from bridge.core.types import (
     CONFIG_SPECS,
-    PLAYBACK_ACTIONS,
     RECORD_ACTIONS,
-    SCALE_UNSPECIFIED,
     Change,
     ChangeValue,
-    ControlSpec,
     GenerationConfig,
     PerformanceSpec,
     Playback,
@@ -64,18 +72,7 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 
-SNAPSHOT_VERSION = 1
-WEIGHT_DIGITS = 4  # wire weights are rounded so float noise never makes a new frame
 DEFAULT_GLIDE_STEP = 0.05  # seconds between intermediate glide values (20 per second)
-STATES = ("stopped", "playing", "paused")
-# playback action -> (new state, or None to keep it; the control sent to the model)
-_PLAYBACK_TABLE: dict[str, tuple[str | None, Playback]] = {
-    "play": ("playing", Playback.PLAY),
-    "pause": ("paused", Playback.PAUSE),
-    "stop": ("stopped", Playback.STOP),
-    "reset": (None, Playback.RESET_CONTEXT),
-}
-_GET_PLAYBACK = {"stopped": "stop", "playing": "play", "paused": "pause"}
 
 
 @dataclass(slots=True)
@@ -108,13 +105,6 @@ class Glide:
         return now >= self.t0 + self.duration
 
 
-def _number(value: ChangeValue) -> float | None:
-    """A finite float from an int/float (bools are not numbers here), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _clamp(value: float, lo: float, hi: float) -> float:
     return min(hi, max(lo, value))
 
@@ -123,47 +113,6 @@ def deck_gains(crossfader: float) -> tuple[float, float]:
     """Equal-power gains (deck A, deck B) for a crossfader position 0..1."""
     angle = _clamp(crossfader, 0.0, 1.0) * math.pi / 2
     return math.cos(angle), math.sin(angle)
-
-
-def validate_config_value(spec: ControlSpec, value: ChangeValue) -> tuple[Any, str | None]:
-    """``(value, None)`` with the value converted/clamped for ``spec``, or ``(None, reason)``."""
-    is_auto = value is None or (isinstance(value, str) and value.lower() == "auto")
-    if spec.name == "scale" and value == SCALE_UNSPECIFIED:
-        is_auto = True
-    if is_auto:
-        return (None, None) if spec.auto else (None, f"config.{spec.name} cannot be auto")
-    if spec.kind == "bool":
-        return _bool_value(value, f"config.{spec.name}")
-    if spec.kind == "enum":
-        return _enum_value(spec, value)
-    number = _number(value)
-    if number is None:
-        return None, f"config.{spec.name} must be a number in {spec.lo:g}..{spec.hi:g}"
-    number = _clamp(number, spec.lo, spec.hi)
-    return (round(number) if spec.kind == "int" else number), None
-
-
-def _bool_value(value: ChangeValue, name: str) -> tuple[bool | None, str | None]:
-    if isinstance(value, bool):
-        return value, None
-    number = _number(value)
-    if number is not None:
-        return number >= 0.5, None
-    if isinstance(value, str) and value.lower() in ("true", "on", "false", "off"):
-        return value.lower() in ("true", "on"), None
-    return None, f"{name} must be true or false"
-
-
-def _enum_value(spec: ControlSpec, value: ChangeValue) -> tuple[str | None, str | None]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value < len(spec.choices):
-            return spec.choices[value], None
-    elif isinstance(value, str):
-        for choice in spec.choices:
-            if choice.lower() == value.strip().lower():
-                return choice, None
-    allowed = ", ".join(spec.choices)
-    return None, f"config.{spec.name} must be one of {allowed} (or its 0-based index)"
 
 
 class Performance:
@@ -176,7 +125,7 @@ class Performance:
         self.scenes: list[SceneSpec] = list(spec.scenes)
         self.stored_scenes: set[str] = set()  # names of scenes stored live (persisted)
         self.config: GenerationConfig = spec.config
-        self.state = "stopped"
+        self.state = PlayState.STOPPED
         self.crossfader = _clamp(spec.crossfader, 0.0, 1.0)
         self.master_volume = 1.0
         self.recording = False
@@ -187,6 +136,7 @@ class Performance:
         self.control_seq = 0
         self.controls: deque[tuple[int, Playback]] = deque(maxlen=256)
         self.last_problem: str | None = None
+        self.last_note: str | None = None  # the last apply's clamp, said to its sender
         self._deck_a = frozenset(spec.deck_a)
         self._deck_b = frozenset(spec.deck_b)
         self._last_tick = float("-inf")
@@ -259,17 +209,19 @@ class Performance:
 
     def get(self, target: str) -> ChangeValue:
         """The current value of ``target`` (what the mapper's takeover compares with)."""
-        kind, number, name = _split(target)
-        if kind == "slot":
-            if not 1 <= number <= len(self.slots):
+        parsed = parse_target(target)
+        if isinstance(parsed, str):
+            return None
+        if parsed.kind == "slot":
+            if not 1 <= parsed.number <= len(self.slots):
                 return None
-            slot = self.slots[number - 1]
-            return slot.weight if name == "weight" else slot.text if name == "text" else None
-        if kind == "config":
-            value: ChangeValue = getattr(self.config, name)
+            slot = self.slots[parsed.number - 1]
+            return slot.weight if parsed.name == "weight" else slot.text
+        if parsed.kind == "config":
+            value: ChangeValue = getattr(self.config, parsed.name)
             return value
         if target == "playback":
-            return _GET_PLAYBACK[self.state]
+            return WORD_OF_STATE[self.state]
         if target == "scene.recall":
             return self.scene
         if target in ("crossfader", "bank", "master_volume"):
@@ -297,7 +249,11 @@ class Performance:
                 del self.glides[lane]
 
     def apply(self, change: Change, now: float) -> str | None:
-        """Apply one Change. Returns None when applied, else why it was ignored."""
+        """Apply one Change. Returns None when applied, else why it was ignored.
+
+        A value moved into range is applied and said in ``last_note``.
+        """
+        self.last_note = None
         reason = self._dispatch(change, now)
         if reason is not None:
             self.last_problem = f"{change.target}: {reason}"
@@ -309,37 +265,35 @@ class Performance:
         self._touch()
 
     def _dispatch(self, change: Change, now: float) -> str | None:
-        target, value = change.target, change.value
-        kind = _split(target)[0]
-        if kind in ("slot", "bad-slot"):
-            parts = target.split(".")
-            return self._apply_slot(parts[1], parts[2], change, now)
-        if kind in ("config", "bad-config"):
-            return self._apply_config(target.partition(".")[2], value)
-        handler = self._SIMPLE.get(target)
-        if handler is None:
-            return "unknown target"
-        return handler(self, change, now)
+        target = parse_target(change.target)
+        if isinstance(target, str):
+            return target
+        if target.kind == "slot":
+            return self._apply_slot(target, change, now)
+        if target.kind == "config":
+            return self._apply_config(target.name, change.value)
+        return self._SIMPLE[target.name](self, change, now)
 
-    def _slot_at(self, text: str) -> Slot | None:
-        if not text.isdecimal() or not 1 <= int(text) <= len(self.slots):
-            return None
-        return self.slots[int(text) - 1]
-
-    def _apply_slot(self, number: str, field: str, change: Change, now: float) -> str | None:
-        slot = self._slot_at(number)
-        if slot is None:
+    def _apply_slot(self, target: Target, change: Change, now: float) -> str | None:
+        number = target.number
+        if not 1 <= number <= len(self.slots):
             return f"no slot {number} (slots are 1..{len(self.slots)})"
-        if field == "weight":
-            weight = _number(change.value)
-            if weight is None:
-                return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
-            end = _clamp(weight, slot.lo, slot.hi)
-            self._start_glide(f"slot.{number}.weight", end, change.glide or 0.0, now)
-            return None
-        if field == "text":
-            return self._apply_text(slot, int(number), change.value)
-        return "unknown slot field (weight, text)"
+        slot = self.slots[number - 1]
+        if target.name == "text":
+            return self._apply_text(slot, number, change.value)
+        weight = _number(change.value)
+        if weight is None:
+            return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
+        end = self._clamped(str(target), weight, slot.lo, slot.hi)
+        self._start_glide(str(target), end, change.glide or 0.0, now)
+        return None
+
+    def _clamped(self, name: str, value: float, lo: float, hi: float) -> float:
+        """``value`` within ``lo..hi``; a value moved there is noted (said, not silent)."""
+        inside = _clamp(value, lo, hi)
+        if inside != value:
+            self.last_note = f"{name}: {value:g} is outside {lo:g}..{hi:g}, set to {inside:g}"
+        return inside
 
     def _apply_text(self, slot: Slot, number: int, value: ChangeValue) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool) and slot.texts:
@@ -379,20 +333,20 @@ class Performance:
         spec = CONFIG_SPECS.get(name)
         if spec is None:
             return f"unknown config field (allowed: {', '.join(CONFIG_SPECS)})"
-        converted, reason = validate_config_value(spec, value)
-        if reason is None:
-            self.config = replace(self.config, **{name: converted})
-        return reason
+        checked = check_config_value(spec, value)
+        if not checked.ok:
+            return f"config.{name} {checked.problem} (allowed {checked.allowed})"
+        if checked.clamped:
+            lo, hi = f"{spec.lo:g}", f"{spec.hi:g}"
+            self.last_note = f"config.{name}: {value} is outside {lo}..{hi}, set to {checked.value}"
+        self.config = replace(self.config, **{name: checked.value})
+        return None
 
     def _apply_playback(self, change: Change, now: float) -> str | None:
-        action = str(change.value).lower() if change.value is not None else ""
-        if action not in PLAYBACK_ACTIONS:
-            return f"playback must be one of {', '.join(PLAYBACK_ACTIONS)}"
-        if action == "toggle":
-            action = "pause" if self.playing else "play"
-        state, control = _PLAYBACK_TABLE[action]
-        if state is not None:
-            self.state = state
+        control = resolve(change.value, self.state)
+        if control is None:
+            return f"playback must be one of {ALLOWED_ACTIONS}"
+        self.state = after(self.state, control)
         self.control_seq += 1
         self.controls.append((self.control_seq, control))
         return None
@@ -401,14 +355,15 @@ class Performance:
         value = _number(change.value)
         if value is None:
             return "crossfader must be a number in 0..1"
-        self._start_glide("crossfader", _clamp(value, 0.0, 1.0), change.glide or 0.0, now)
+        end = self._clamped("crossfader", value, 0.0, 1.0)
+        self._start_glide("crossfader", end, change.glide or 0.0, now)
         return None
 
     def _apply_master_volume(self, change: Change, now: float) -> str | None:
         value = _number(change.value)
         if value is None:
             return "master_volume must be a number in 0..1"
-        self.master_volume = _clamp(value, 0.0, 1.0)
+        self.master_volume = self._clamped("master_volume", value, 0.0, 1.0)
         return None
 
     def _apply_record(self, change: Change, now: float) -> str | None:
@@ -516,132 +471,20 @@ class Performance:
         "record": _apply_record,
     }
 
-    # --- snapshot / restore ----------------------------------------------------------
+    # --- snapshot / restore (bridge.core.snapshot) ------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able picture of the whole state (status API and persistence)."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "slots": [
-                {
-                    "slot": n,
-                    "text": s.text,
-                    "weight": round(s.weight, 6),
-                    "effective": round(self.effective_weight(n), WEIGHT_DIGITS),
-                    "lo": s.lo,
-                    "hi": s.hi,
-                    "filtered": s.text.strip() in self.filtered,
-                }
-                for n, s in enumerate(self.slots, start=1)
-            ],
-            "config": {name: getattr(self.config, name) for name in CONFIG_SPECS},
-            "playback": self.state,
-            "scene": self.scene,
-            "scenes": [s.name for s in self.scenes],
-            "stored_scenes": [_scene_dict(s) for s in self.scenes if s.name in self.stored_scenes],
-            "crossfader": round(self.crossfader, 6),
-            "master_volume": self.master_volume,
-            "recording": self.recording,
-            "bank": self.bank,
-            "gliding": sorted(self.glides),
-            "filtered": sorted(self.filtered),
-        }
+        return snapshot.take(self)
 
-    def restore(self, snapshot: dict[str, Any]) -> list[str]:
-        """Take back what a snapshot holds; returns the reasons for every part skipped.
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Take back what a snapshot holds; returns the reasons for every part skipped."""
+        return snapshot.restore(self, data)
 
-        Recording is not restored (a restart must not start writing files on its own);
-        glides are not restored (they land on their target).
-        """
-        problems: list[str] = []
-        if not isinstance(snapshot, dict):
-            return ["snapshot is not an object"]
-        for scene in _list(snapshot.get("stored_scenes")):
-            self._restore_scene(scene, problems)
-        for item in _list(snapshot.get("slots")):
-            self._restore_slot(item, problems)
-        config = snapshot.get("config")
-        for name, value in (config if isinstance(config, dict) else {}).items():
-            self._note(problems, self._apply_config(str(name), value), f"config.{name}")
-        state = snapshot.get("playback")
-        if state in STATES:
-            self.state = state
-        self._restore_simple(snapshot, problems)
-        return problems
-
-    def _restore_slot(self, item: Any, problems: list[str]) -> None:
-        if not isinstance(item, dict):
-            problems.append("slot entry is not an object")
-            return
-        number = item.get("slot")
-        if not isinstance(number, int) or not 1 <= number <= len(self.slots):
-            problems.append(f"slot {number!r} does not exist")
-            return
-        target = f"slot.{number}."
-        if "text" in item:
-            self._note(problems, self._dispatch(Change(target + "text", item["text"]), 0), target)
-        if "weight" in item:
-            weight = Change(target + "weight", item["weight"])
-            self._note(problems, self._dispatch(weight, 0), target)
-
-    def _restore_simple(self, snapshot: dict[str, Any], problems: list[str]) -> None:
-        for key in ("crossfader", "master_volume", "bank"):
-            if key in snapshot:
-                self._note(problems, self._dispatch(Change(key, snapshot[key]), 0.0), key)
-        scene = snapshot.get("scene")
-        if isinstance(scene, str) and self.find_scene(scene) is not None:
-            self.scene = scene
-        self.filtered |= {t for t in _list(snapshot.get("filtered")) if isinstance(t, str)}
-        self._touch()
-
-    def _restore_scene(self, item: Any, problems: list[str]) -> None:
-        try:
-            scene = SceneSpec(
-                name=str(item["name"]),
-                weights={int(k): float(v) for k, v in item.get("weights", {}).items()},
-                texts={int(k): str(v) for k, v in item.get("texts", {}).items()},
-                glide=float(item.get("glide", 0.0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            problems.append("a stored scene is malformed")
-            return
+    def stored(self, scene: SceneSpec) -> None:
+        """Add (or replace, by name) a scene stored live; it is persisted with the state."""
         index = self.find_scene(scene.name)
         if index is None:
             self.scenes.append(scene)
         else:
             self.scenes[index] = scene
         self.stored_scenes.add(scene.name)
-
-    @staticmethod
-    def _note(problems: list[str], reason: str | None, where: str) -> None:
-        if reason is not None:
-            problems.append(f"{where}: {reason}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _split(target: str) -> tuple[str, int, str]:
-    """A target name, parsed once: ("slot", N, field), ("config", name, ...) or ("", 0, "").
-
-    Targets come from a small fixed set (the mapping's bindings), so the cache makes the
-    hot path (every MIDI message reads and writes one target) a dict lookup.
-    """
-    parts = target.split(".")
-    if parts[0] == "slot" and len(parts) == 3:
-        if parts[1].isdecimal():
-            return "slot", int(parts[1]), parts[2]
-        return "bad-slot", 0, parts[2]
-    if parts[0] == "config" and len(parts) == 2:
-        return ("config" if parts[1] in CONFIG_SPECS else "bad-config"), 0, parts[1]
-    return "", 0, ""
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _scene_dict(scene: SceneSpec) -> dict[str, Any]:
-    return {
-        "name": scene.name,
-        "weights": {str(k): v for k, v in scene.weights.items()},
-        "texts": {str(k): v for k, v in scene.texts.items()},
-        "glide": scene.glide,
-    }

@@ -129,6 +129,7 @@ class LyriaEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._failure: BridgeError | None = None
+        self._news: Callable[[], None] = lambda: None
         self._perform: dict[type, Callable[[Any], None]] = {
             events.Connect: self._do_connect,
             events.Send: self._do_send,
@@ -190,12 +191,17 @@ class LyriaEngine:
             "model": self.model,
         }
 
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when the model filters a prompt (status() lists it)."""
+        self._news = callback
+
     # --- the pump --------------------------------------------------------------------------
     def _feed(self, event: events.Event) -> list[events.Deliver]:
         """Hand ``event`` to the machine and perform its actions; Deliver actions are
         returned to the reader that fed the frame (they may have to wait for the mixer)."""
         now = asyncio.get_running_loop().time()
         delivers = []
+        filtered = len(self._machine.wire.filtered)
         for action in self._machine.handle(event, now):
             if isinstance(action, events.Deliver):
                 delivers.append(action)
@@ -203,6 +209,8 @@ class LyriaEngine:
                 self._perform[type(action)](action)
         if self._machine.settled:
             self._settled.set()
+        if len(self._machine.wire.filtered) != filtered:
+            self._news()
         return delivers
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:

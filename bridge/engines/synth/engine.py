@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
 
+from bridge.core.playback import PlayState, after
 from bridge.core.types import (
     SCALES,
     AudioChunk,
@@ -39,6 +40,9 @@ from bridge.engines.synth import instruments, patterns, voices
 from bridge.engines.synth.patterns import BEATS, Controls, Event, Phrase
 from bridge.engines.synth.style import Style, blend, interpolate
 from bridge.engines.synth.voices import F32, SR
+
+# Controls that only move the stream's state; the synth hears STOP and RESET_CONTEXT.
+_STATE_ONLY = (Playback.PLAY, Playback.PAUSE)
 
 CANVAS_S = 10.0  # longest note (6 s) + the beat being rendered + SHIFT_S, with room to spare
 SHIFT_S = 2.0  # move the canvas back once the head passes this point
@@ -335,7 +339,7 @@ class SynthEngine:
             raise ValueError(f"chunk_seconds must be in 0.05..10 (got {chunk_seconds})")
         self.chunk_frames = round(chunk_seconds * SR)
         self.synth = Synth(seed)
-        self.state = "stopped"  # stopped | playing | paused
+        self.state = PlayState.STOPPED  # moved only by the one table (core/playback)
         self.started = False
         self.closed = False
         self._queue: list[Update] = []
@@ -352,20 +356,12 @@ class SynthEngine:
     def apply_now(self, update: Update) -> None:
         """Apply an update synchronously (the async ``apply`` calls this)."""
         if isinstance(update, Control):
-            if update.action is Playback.PLAY:
-                self.state = "playing"
-            elif update.action is Playback.PAUSE:
-                if self.state == "playing":
-                    self.state = "paused"
-            elif update.action is Playback.STOP:
-                self.state = "stopped"
-                self._generation += 1
+            self.state = after(self.state, update.action)
+            if update.action is Playback.STOP:
+                self._generation += 1  # a chunk rendering now never plays
                 self._held = None
-                self._queue.append(update)
-            else:
-                self._queue.append(update)
-        else:
-            self._queue.append(update)
+        if not (isinstance(update, Control) and update.action in _STATE_ONLY):
+            self._queue.append(update)  # the synth itself hears prompts, config, stop, reset
         self._wake.set()
 
     def _flush(self) -> None:
@@ -375,7 +371,7 @@ class SynthEngine:
         self._queue.clear()
 
     def _playable(self) -> bool:
-        return self.state == "playing" and bool(self.synth.prompts or self._has_prompts())
+        return self.state is PlayState.PLAYING and bool(self.synth.prompts or self._has_prompts())
 
     def _has_prompts(self) -> bool:
         return any(isinstance(u, SetPrompts) for u in self._queue)
@@ -410,7 +406,7 @@ class SynthEngine:
             if generation != self._generation or self.closed:
                 continue  # STOP arrived while rendering: this audio never plays
             chunk = self._chunk(samples)
-            if self.state == "paused":
+            if self.state is PlayState.PAUSED:
                 self._held = chunk
                 continue
             yield chunk
@@ -418,6 +414,9 @@ class SynthEngine:
     async def close(self) -> None:
         self.closed = True
         self._wake.set()
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """The embedded engine filters nothing: it never has news for the daemon."""
 
     def status(self) -> dict[str, Any]:
         return {
