@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
 from bridge.config.reader import Reader, render_path
 from bridge.core.config_values import check_config_value
@@ -279,7 +280,11 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
         src.number = -1
         return src
     if kind == "notes":
-        return _notes_range(r, value, key, src)
+        found = notes.read_range(r, value, key)
+        if found is None:
+            return None
+        src.number, src.top = found
+        return src
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -299,25 +304,6 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if n is None:
         return None
     src.number = n
-    return src
-
-
-def _notes_range(r: Reader, value: Any, key: Path, src: RawSource) -> RawSource | None:
-    """``notes = [low, high]`` (a keyboard range, inclusive) or ``notes = "all"``."""
-    if value == "all":
-        src.number, src.top = 0, 127
-        return src
-    if not isinstance(value, list) or len(value) != 2:
-        r.problem(key, 'a keyboard range is [low, high] or "all"', value, "0..127")
-        return None
-    low = r.check_int(value[0], key, 0, 127)
-    high = r.check_int(value[1], key, 0, 127)
-    if low is None or high is None:
-        return None
-    if low > high:
-        r.problem(key, "low note must not be above high note", value)
-        return None
-    src.number, src.top = low, high
     return src
 
 
