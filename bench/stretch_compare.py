@@ -7,6 +7,9 @@ blocks as the player would, at 0.96, 1.0 and 1.04:
 * pitch error of a steady 440 Hz tone, in cents (parabolic peak of a long FFT);
 * transients: a click every 250 ms; the mean width holding 90 % of each click's energy
   (ms; the input's is ~0) and clicks found vs expected (a doubled or lost transient);
+* the embedded engine's music (120 bpm, 12 s): onsets found minus expected (a doubled or
+  lost beat) and the mean difference of the long-term spectrum from the original's in
+  dB (1/3-octave bands from 50 Hz to 16 kHz: smearing and phasiness change it);
 * CPU seconds per second of audio on one core (process time);
 * added latency (frames of look-ahead before the first output).
 
@@ -16,6 +19,7 @@ Pure computation; prints a Markdown table (``--json`` for run_all.py).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -124,12 +128,45 @@ def transients(y: np.ndarray, speed: float) -> tuple[float, int]:
     return float(np.mean(widths)) if widths else float("nan"), len(found) - int(expected)
 
 
+def music(seconds: float) -> np.ndarray:
+    from bridge.audio.simulate import synth
+
+    return synth(120.0)(round(seconds * RATE))
+
+
+def bands(x: np.ndarray) -> np.ndarray:
+    """Long-term energy in 1/3-octave bands, dB."""
+    mono = x.mean(axis=1).astype(np.float64)
+    spec = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
+    freqs = np.fft.rfftfreq(len(mono), 1 / RATE)
+    edges = 50.0 * 2 ** (np.arange(0, 29) / 3)
+    return np.array(
+        [
+            10 * np.log10(spec[(freqs >= a) & (freqs < b)].sum() + 1e-20)
+            for a, b in itertools.pairwise(edges)
+        ]
+    )
+
+
+def music_artefacts(x: np.ndarray, y: np.ndarray, speed: float) -> tuple[int, float]:
+    from bridge.analysis import onset_times
+
+    cut = slice(RATE // 2, -RATE // 2)
+    want = len(onset_times(x[cut], RATE)) * (len(y) / len(x)) / 1.0
+    found = len(onset_times(y[cut], RATE))
+    level = bands(y[cut]) - bands(x[cut])
+    return round(found - want), float(np.mean(np.abs(level - np.mean(level))))
+
+
 def measure(name: str, fn: Stretch) -> list[dict[str, Any]]:
     rows = []
+    song = music(12)
     for speed in (0.96, 1.0, 1.04):
         y, cpu = fn(tone(12), speed)
         c, _ = fn(clicks(12), speed)
+        m, _ = fn(song, speed)
         width, extra = transients(c[RATE // 2 : -RATE // 2], speed)
+        onsets, spectrum = music_artefacts(song, m, speed)
         rows.append(
             {
                 "stretcher": name,
@@ -137,6 +174,8 @@ def measure(name: str, fn: Stretch) -> list[dict[str, Any]]:
                 "pitch_cents": round(pitch_cents(y), 3),
                 "click_width_ms": round(width, 2),
                 "clicks_extra": extra,
+                "music_onsets_extra": onsets,
+                "music_spectrum_db": round(spectrum, 2),
                 "cpu_per_s": round(cpu / (len(y) / RATE), 4),
                 "latency_ms": round(latency_of(name) / RATE * 1000, 1),
             }
