@@ -49,6 +49,9 @@ class RigSettings(BaseModel):
     channels: tuple[int, ...] = ()
     latency: Literal["low", "balanced", "safe"] = "balanced"
     gain: float = Field(default=1.0, ge=0.0, le=2.0)
+    stretch_limit: float = Field(default=0.04, ge=0.0, le=0.1)
+    conceal: bool = True
+    conceal_max: float = Field(default=20.0, gt=0.0, le=3600.0)
     record: str | None = None
     autoplay: bool = False
     chunk_seconds: float = Field(default=0.05, ge=0.05, le=4.0)

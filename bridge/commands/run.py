@@ -78,6 +78,15 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--channels", type=_channels, help="output channels, 1-based, e.g. 3,4")
     a("--latency", choices=["low", "balanced", "safe"], help="jitter-buffer preset")
     a("--gain", type=float, help="master gain 0..2")
+    a("--stretch-limit", type=float, help="most the playout rate may move, 0..0.1 (0 = off)")
+    a(
+        "--no-conceal",
+        dest="conceal",
+        action="store_const",
+        const=False,
+        help="silence, not a loop of the last bar, when the stream runs dry",
+    )
+    a("--conceal-max", type=float, help="seconds a loop may stand in before fading out")
     a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
     a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
@@ -199,6 +208,9 @@ def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
         channels=settings.channels or None,
         gain=settings.gain,
         recorder=recorder,
+        stretch_limit=settings.stretch_limit,
+        conceal=settings.conceal,
+        conceal_max=settings.conceal_max,
     )
     return player, recorder
 
