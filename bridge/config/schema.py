@@ -12,9 +12,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
 from bridge.config.osc import read_osc
-from bridge.config.reader import Reader
+from bridge.config.reader import Reader, render_path
 from bridge.config.space import read_position, read_space
 from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
@@ -86,12 +87,14 @@ ANY = None
 
 @dataclass
 class RawSource:
-    """A source as written: kind, number (or -1 = any program), decrement, channel."""
+    """A source as written: kind, number (or -1 = any program), decrement, channel, and
+    the top note of a ``notes`` range."""
 
     kind: str
     number: int = 0
     dec: int | None = None
     channel: Any = UNSET  # 0..15, None (any) or UNSET
+    top: int | None = None
 
 
 @dataclass
@@ -116,7 +119,12 @@ class RawBind:
     controller: str | None
     target: str | None
     file_controller: str | None = None
-    ok: bool = True  # False when a key had a problem: check the target, build nothing
+    ok: bool = True  # False when a key had a problem: check the rest, build nothing
+    bad: frozenset[str] = frozenset()  # keys already reported: the rest is checked without
+
+    def checked_data(self) -> dict[str, Any]:
+        """The keys that passed their own check (a reported key is not judged twice)."""
+        return {k: v for k, v in self.data.items() if k not in self.bad}
 
 
 @dataclass
@@ -141,6 +149,7 @@ class FileData:
     name: str = ""
     controller: RawController | None = None
     controls: dict[str, RawControl] = field(default_factory=dict)
+    broken_controls: set[str] = field(default_factory=set)  # reported: bindings stay quiet
     slots: dict[int, SlotSpec] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     crossfader: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +175,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         control = _control(r, name, spec)
         if control is not None:
             fd.controls[name] = control
+        else:
+            fd.broken_controls.add(name)
     for i, slot in enumerate(r.tables(data, "slots", ())):
         parsed = _slot(r, slot, ("slots", i))
         if parsed is not None:
@@ -277,6 +288,12 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if kind == "program" and value == "any":
         src.number = -1
         return src
+    if kind == "notes":
+        found = notes.read_range(r, value, key)
+        if found is None:
+            return None
+        src.number, src.top = found
+        return src
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -325,7 +342,6 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     text = r.str_(data, "text", path)
     if not text:
         r.problem(path, 'a slot needs a prompt text (text = "...")')
-        return None
     lo, hi = r.pair(data, "range", path, 0.0, 10.0) or (0.0, 2.0)
     if lo > hi:
         r.problem((*path, "range"), "low must be below high", [lo, hi])
@@ -335,6 +351,8 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
         r.problem((*path, "texts"), "must be a list of prompt texts", texts)
         texts = []
+    if not text:  # its other keys were still checked above: every problem in one pass
+        return None
     if texts and text not in texts:
         texts = [text, *texts]
     return SlotSpec(text=text, weight=weight or 0.0, lo=lo, hi=hi, texts=tuple(texts))
@@ -462,6 +480,12 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
     r.int_(data, "steps", path, 2, 16384)
     r.bool_(data, "invert", path)
     _curve(r, data, path)
+    prefix = render_path(path) + "."
+    bad = {
+        p.key[len(prefix) :].split(".")[0].split("[")[0]
+        for p in r.problems[before:]
+        if p.key.startswith(prefix)
+    }
     return RawBind(
         reader=r,
         path=path,
@@ -472,6 +496,7 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
         target=target,
         file_controller=file_ctrl,
         ok=len(r.problems) == before,
+        bad=frozenset(bad),
     )
 
 

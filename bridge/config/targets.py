@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.config.reader import suggest
-from bridge.core.mapping import TargetKind
+from bridge.core.mapping import NOTE_TARGETS, TargetKind
 from bridge.core.space import AXES
 from bridge.core.targets import parse_target
 from bridge.core.types import (
@@ -42,6 +42,8 @@ def target_info(
     space_dims: int = 0,
 ) -> TargetInfo | str:
     """The target's TargetInfo, or a one-line error message."""
+    if target in NOTE_TARGETS:  # keys and pads into the model: bindings only, no value
+        return TargetInfo("action")
     parsed = parse_target(target)
     if isinstance(parsed, str):
         return _unknown(target)
@@ -88,5 +90,7 @@ def _unknown(target: str) -> str:
     return f"unknown target{suggest(target, _NAMES)}"
 
 
-_NAMES = (*(t for t in TARGETS_HELP if "N" not in t), "slot.1.weight", "slot.1.text")
-ALLOWED = ", ".join(TARGETS_HELP)
+# A binding may also play keys and pads into the model (not a status API target).
+_BINDING_TARGETS = (*TARGETS_HELP, *NOTE_TARGETS)
+_NAMES = (*(t for t in _BINDING_TARGETS if "N" not in t), "slot.1.weight", "slot.1.text")
+ALLOWED = ", ".join(_BINDING_TARGETS)

@@ -7,7 +7,7 @@ data, like websockets' sans-I/O ``Protocol``::
 
     midi(event, now) ──▶ Mapper ─▶ [Change] ─┐
     apply(change, now) ──────────────────────┴▶ Performance ─▶ Outcome (refused / clamped)
-    poll(now) ─▶ [Effect]: Send(update) · SetGain · Fade · Record · Feedback ·
+    poll(now) ─▶ [Effect]: PlayNote · Send(update) · SetGain · Fade · Record · Feedback ·
                            SaveState · StatusChanged
     next_deadline() ─▶ when poll has something due (a glide step, a rate-limit slot,
                        the quiet second before the state is saved), else None
@@ -35,6 +35,9 @@ Rules
 7. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
    config, playback, scene; texts the file changed are taken) and re-arming takeover.
    ``replay()`` is what a fresh engine session needs.
+8. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
+   bypass the Performance and come out of the next ``poll`` first, one ``PlayNote`` each,
+   in order, never coalesced (the engine's note conditioning takes them).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bridge.core.mapper import Mapper
-from bridge.core.mapping import MappingSet
+from bridge.core.mapping import NOTE_CHANGES, MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.types import (
@@ -71,6 +74,13 @@ class Send:
     """Send ``update`` to the engine (in order)."""
 
     update: Update
+
+
+@dataclass(frozen=True, slots=True)
+class PlayNote:
+    """Hand a key or pad (``notes.on``/``notes.off``/``drums.hit``) to the engine."""
+
+    change: Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +126,8 @@ class StatusChanged:
 
 
 STATUS_CHANGED = StatusChanged()
-Effect = Send | SetGain | Fade | Record | Feedback | SaveState | StatusChanged
+APPLIED = Outcome()  # the usual answer, shared: a knob storm makes thousands a second
+Effect = PlayNote | Send | SetGain | Fade | Record | Feedback | SaveState | StatusChanged
 
 _FADES: dict[Playback, Fade] = {
     Playback.PLAY: Fade("in"),
@@ -159,13 +170,17 @@ class Instrument:
         self._recording_out = False  # what the recorder is doing, as far as we know
         self._dirty_since: float | None = None
         self._status_dirty = False
+        self._notes: list[Change] = []  # keys and pads waiting for the next poll (rule 8)
 
     # --- inputs ------------------------------------------------------------------------
     def midi(self, event: MidiEvent, now: float) -> list[Change]:
         """One MIDI event from any controller; returns the Changes it made (applied)."""
         changes = self.mapper.handle(event, now, self.perf.get)
         for change in changes:
-            self.apply(change, now)
+            if change.target in NOTE_CHANGES:
+                self._notes.append(change)
+            else:
+                self.apply(change, now)
         return changes
 
     def apply(self, change: Change, now: float) -> Outcome:
@@ -178,7 +193,8 @@ class Instrument:
         if change.target == "scene.recall":
             self.mapper.rearm()  # knobs must not jump the recalled scene
         self._touched(now)
-        return Outcome(note=self.perf.last_note)
+        note = self.perf.last_note
+        return APPLIED if note is None else Outcome(note=note)
 
     def controller(self, name: str, present: bool) -> None:
         """A controller came (its LEDs are re-sent in full) or went."""
@@ -233,7 +249,8 @@ class Instrument:
         perf = self.perf
         if perf.glides:
             perf.tick(now)
-        out: list[Effect] = []
+        out: list[Effect] = [PlayNote(change) for change in self._notes]
+        self._notes.clear()
         updates = self.outbox.step(perf, now)
         if updates:
             self._sends(updates, out)

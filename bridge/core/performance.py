@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from bridge.core import snapshot
@@ -297,8 +297,9 @@ class Performance(PositionLanes):
         weight = _number(change.value)
         if weight is None:
             return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
-        end = self._clamped(str(target), weight, slot.lo, slot.hi)
-        self._start_glide(str(target), end, change.glide or 0.0, now)
+        lane = change.target  # parsed, so already the canonical name (no leading zeros)
+        end = self._clamped(lane, weight, slot.lo, slot.hi)
+        self._start_glide(lane, end, change.glide or 0.0, now)
         return None
 
     def _clamped(self, name: str, value: float, lo: float, hi: float) -> float:
@@ -356,7 +357,8 @@ class Performance(PositionLanes):
         if checked.clamped:
             lo, hi = f"{spec.lo:g}", f"{spec.hi:g}"
             self.last_note = f"config.{name}: {value} is outside {lo}..{hi}, set to {checked.value}"
-        self.config = replace(self.config, **{name: checked.value})
+        if getattr(self.config, name) != checked.value:  # unchanged: keep the same object
+            self.config = _with(self.config, name, checked.value)
         return None
 
     def _apply_playback(self, change: Change, now: float) -> str | None:
@@ -507,3 +509,14 @@ class Performance(PositionLanes):
         else:
             self.scenes[index] = scene
         self.stored_scenes.add(scene.name)
+
+
+_CONFIG_FIELDS = tuple(f.name for f in fields(GenerationConfig))
+
+
+def _with(config: GenerationConfig, name: str, value: Any) -> GenerationConfig:
+    """``config`` with one field changed: ``dataclasses.replace`` without its per-call
+    introspection (a knob storm changes the config a thousand times a second)."""
+    return GenerationConfig(
+        *(value if field == name else getattr(config, field) for field in _CONFIG_FIELDS)
+    )
