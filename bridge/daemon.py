@@ -101,6 +101,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
         self._midi_problem: str | None = None  # why there are no controllers (status page)
+        self._osc_server: Any = None
 
     @property
     def mapping(self) -> MappingSet:
@@ -158,6 +159,9 @@ class Daemon:
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
+        if self.parts.osc is not None:
+            self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
+            await self._osc_server.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
@@ -225,6 +229,8 @@ class Daemon:
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
+        if self._osc_server is not None:
+            closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
         results = await asyncio.gather(
@@ -284,8 +290,10 @@ class Daemon:
         elif isinstance(effect, SaveState):
             # write + fsync take milliseconds on an SD card: never on the loop
             self._background(asyncio.to_thread(self._write_state, effect.snapshot))
-        elif isinstance(effect, StatusChanged) and self._status_server is not None:
-            self._status_server.notify()
+        elif isinstance(effect, StatusChanged):
+            for server in (self._status_server, self._osc_server):
+                if server is not None:
+                    server.notify()
 
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""

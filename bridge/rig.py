@@ -62,6 +62,9 @@ class RigSettings(BaseModel):
     state_file: str | None = None
     status: str | None = None
     status_token: str | None = None
+    osc: str | None = None  # "HOST:PORT": OSC in/out (bridge.io.osc)
+    osc_allow: tuple[str, ...] = ()  # hosts/networks allowed off loopback
+    osc_clients: tuple[str, ...] = ()  # "HOST:PORT" surfaces always sent feedback
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     # the magenta engine (bridge.commands.magenta_flags); None = the engine's default

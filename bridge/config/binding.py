@@ -54,6 +54,7 @@ class SetParts:
     scenes: list[SceneSpec]
     banks: int
     broken: set[tuple[str, str]] = field(default_factory=set)  # (controller, control) reported
+    space_dims: int = 0  # axes of the set's prompt space (0: none)
 
 
 def binding(rb: RawBind, s: SetParts) -> Binding | None:
@@ -62,7 +63,7 @@ def binding(rb: RawBind, s: SetParts) -> Binding | None:
     r, path = rb.reader, rb.path
     info: TargetInfo | str | None = None
     if rb.target is not None:
-        info = target_info(rb.target, s.slots, s.scenes, s.banks)
+        info = target_info(rb.target, s.slots, s.scenes, s.banks, s.space_dims)
         if isinstance(info, str):
             allowed = ALLOWED if info.startswith("unknown") else None
             r.problem((*path, "target"), info, rb.target, allowed)

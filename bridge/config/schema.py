@@ -14,9 +14,12 @@ from typing import Any
 
 from bridge.config import notes
 from bridge.config.lines import Path
+from bridge.config.osc import read_osc
 from bridge.config.reader import Reader, render_path
+from bridge.config.space import read_position, read_space
 from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
+from bridge.core.space import SpaceSpec
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
 TOP_KEYS = (
@@ -30,6 +33,8 @@ TOP_KEYS = (
     "crossfader",
     "scenes",
     "bind",
+    "space",
+    "osc",
 )
 CONTROLLER_KEYS = (
     "name",
@@ -71,7 +76,7 @@ BIND_KEYS = (
     "feedback",
 )
 SLOT_KEYS = ("text", "weight", "range", "texts")
-SCENE_KEYS = ("name", "glide", "weights", "texts", "config")
+SCENE_KEYS = ("name", "glide", "weights", "texts", "config", "position")
 CROSSFADER_KEYS = ("a", "b", "position")
 FEEDBACK_KEYS = ("cc", "cc14", "note", "channel", "range", "on", "off")
 MAX_SLOTS = 64
@@ -150,6 +155,8 @@ class FileData:
     crossfader: dict[str, Any] = field(default_factory=dict)
     scenes: list[tuple[SceneSpec, Path]] = field(default_factory=list)
     binds: list[RawBind] = field(default_factory=list)
+    space: SpaceSpec | None = None  # bridge.config.space
+    osc: list[tuple[str, dict[str, Any], Path]] = field(default_factory=list)  # config.osc
 
 
 def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
@@ -184,6 +191,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         parsed_scene = _scene(r, scene, ("scenes", i))
         if parsed_scene is not None:
             fd.scenes.append((parsed_scene, ("scenes", i)))
+    fd.space = read_space(r, data)
+    fd.osc = read_osc(r, data)
     file_ctrl = fd.controller.name if fd.controller else None
     for i, bind in enumerate(r.tables(data, "bind", ())):
         fd.binds.append(_bind(r, bind, ("bind", i), file_ctrl))
@@ -431,7 +440,12 @@ def _scene(r: Reader, data: dict[str, Any], path: Path) -> SceneSpec | None:
             texts[slot] = value
     config = r.table(data, "config", path)
     cfg = read_config(r, config, (*path, "config")) if config is not None else {}
-    return SceneSpec(name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0)
+    position = None
+    if "position" in data:
+        position = read_position(r, data["position"], (*path, "position"))
+    return SceneSpec(
+        name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0, position=position
+    )
 
 
 def _slot_number(r: Reader, key: str, path: Path) -> int | None:
