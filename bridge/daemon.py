@@ -100,8 +100,8 @@ class Daemon:
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
-        self._osc_server: Any = None
         self._midi_problem: str | None = None  # why there are no controllers (status page)
+        self._osc_server: Any = None
 
     @property
     def mapping(self) -> MappingSet:

@@ -44,11 +44,12 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     s, config, crossfader, name = _merge(files)
     space = check_space(files, s.slots)
     s.space_dims = space.dims if space else 0
-    bindings = _choose(files, s)
     osc = check_osc(files, s.slots, s.scenes, s.banks, s.space_dims)
+    bindings = _choose(files, s)
     problems = [p for fd in files for p in fd.reader.problems]
     performance = replace(_performance(s, config, crossfader, files), space=space)
-    mapping = MappingSet(_controllers(s), bindings, performance, paths, s.banks, name, osc=osc)
+    controllers = _controllers(s)
+    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name, osc=osc)
     return mapping, problems
 
 
