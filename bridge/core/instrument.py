@@ -33,8 +33,9 @@ Rules
 6. ``apply`` never raises: a refusal is ``Outcome.refused`` (the status API replies with
    it); a value moved into range is applied and said in ``Outcome.note``.
 7. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
-   config, playback, scene; texts the file changed are taken) and re-arming takeover.
-   ``replay()`` is what a fresh engine session needs.
+   config, playback, scene, space position; texts the file changed are taken; a changed
+   ``[space]`` re-places its slots) and re-arming takeover. ``replay()`` is what a fresh
+   engine session needs.
 8. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
    bypass the Performance and come out of the next ``poll`` first, one ``PlayNote`` each,
    in order, never coalesced (the engine's note conditioning takes them).
@@ -227,10 +228,13 @@ class Instrument:
         """Swap in a new mapping, keeping the running state (rule 7)."""
         snapshot = carry_over(self.perf.snapshot(), self.mapping.performance, mapping.performance)
         recording = self.perf.recording
+        moved = mapping.performance.space != self.mapping.performance.space
         self.mapping = mapping
         self.mapper = Mapper(mapping)
         self.perf = Performance(mapping.performance)
         self.perf.restore(snapshot)
+        if moved:
+            self.perf.place()  # a new geometry: the placed slots follow it, not the old mix
         self.perf.recording = recording
         self.mapper.rearm()
         self.outbox.sync(self.perf, now)  # next_deadline must see the new set at once
