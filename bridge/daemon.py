@@ -492,6 +492,7 @@ class Daemon:
                 "reload_errors": self.counters.reload_errors,
             },
             "process": process_stats(self.counters.started),
+            "osc": self._osc_server.stats() if self._osc_server is not None else None,
         }
 
 

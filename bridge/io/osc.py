@@ -216,6 +216,14 @@ class OscServer:
         """The state changed: push feedback soon (at most every ``push_interval``)."""
         self._changed.set()
 
+    def stats(self) -> dict[str, Any]:
+        """What the status shows: the address, who gets feedback, the counts."""
+        return {
+            "address": f"udp://{self.host}:{self.port}",
+            "listeners": [f"{host}:{port}" for host, port in self.listeners],
+            **self.counters,
+        }
+
     # --- in --------------------------------------------------------------------------
     def received(self, data: bytes, sender: tuple[str, int]) -> None:
         """One datagram from ``sender`` (called on the loop by the protocol)."""
