@@ -10,8 +10,9 @@ runs, in order:
 3. start-up to the first sample in the JACK graph (bench/startup.py);
 4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
    throughput (bench/core_throughput.py), each in its own process;
-5. never-silent playout (bench/playout.py): silent seconds with adaptive playout and
-   concealment on and off, the ratio range, CPU while stretching, volume to card;
+5. never-silent playout (bench/playout.py in simulated time, bench/playout_daemon.py
+   through the daemon): silent seconds with adaptive playout and concealment on and off,
+   the ratio range, CPU while stretching, volume change to the card;
 
 and prints one Markdown table. Process, network, MIDI, audio and file I/O.
 
@@ -52,6 +53,7 @@ class Plan:
     rtf_seconds: float
     core_seconds: float
     playout_seconds: float = 600.0
+    daemon_playout_seconds: float = 150.0
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
@@ -214,11 +216,25 @@ def core_rows(seconds: float) -> list[Row]:
     ]
 
 
-def playout_rows(seconds: float) -> list[Row]:
-    """bench/playout.py in its own process (it starts its own jackd)."""
+def playout_rows(seconds: float, daemon_seconds: float) -> list[Row]:
+    """bench/playout.py and bench/playout_daemon.py, each in its own process (each starts
+    its own jackd)."""
     out = script("playout.py", "--long-seconds", f"{seconds:g}", "--json")
     result = json.loads(out.strip().splitlines()[-1])
-    return [Row(*cells) for cells in playout.rows(result)]
+    rows = [Row(*cells) for cells in playout.rows(result)]
+    out = script("playout_daemon.py", "--seconds", f"{daemon_seconds:g}", "--json")
+    for r in json.loads(out.strip().splitlines()[-1]):
+        on, off = r["on"], r["off"]
+        rows += [
+            Row(f"Silent seconds at the card, {r['scenario']}", f"{on['silent']:.1f} s", "0 s",
+                on["silent"] == 0, f"{off['silent']:.1f} s (stretch and concealment off)"),
+            Row(f"Playout ratio range, {r['scenario']}",
+                f"{on['ratio_min']:.3f}–{on['ratio_max']:.3f}", "0.96–1.04", None),
+            Row(f"Daemon CPU while stretching (% of one core), {r['scenario']}",
+                f"{on['cpu_percent']:.1f} %", "< 10 %", on["cpu_percent"] < 10.0,
+                f"{off['cpu_percent']:.1f} % (off)"),
+        ]  # fmt: skip
+    return rows
 
 
 def markdown(rows: list[Row]) -> str:
@@ -255,7 +271,7 @@ def main() -> int:
     rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
     print("5/5 never-silent playout ...", file=sys.stderr, flush=True)
-    rows += playout_rows(plan.playout_seconds)
+    rows += playout_rows(plan.playout_seconds, plan.daemon_playout_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
     elapsed = time.monotonic() - started
