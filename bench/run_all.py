@@ -10,6 +10,8 @@ runs, in order:
 3. start-up to the first sample in the JACK graph (bench/startup.py);
 4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
    throughput (bench/core_throughput.py), each in its own process;
+5. never-silent playout (bench/playout.py): silent seconds with adaptive playout and
+   concealment on and off, the ratio range, CPU while stretching, volume to card;
 
 and prints one Markdown table. Process, network, MIDI, audio and file I/O.
 
@@ -34,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import audio_path
+import playout
 import staleness
 import startup
 from benchrig import ROOT, jack_rig
@@ -48,12 +51,13 @@ class Plan:
     startup_runs: int
     rtf_seconds: float
     core_seconds: float
+    playout_seconds: float = 600.0
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
             core_seconds=2.0)  # fmt: skip
 QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
-             core_seconds=1.0)  # fmt: skip
+             core_seconds=1.0, playout_seconds=60.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,13 @@ def core_rows(seconds: float) -> list[Row]:
     ]
 
 
+def playout_rows(seconds: float) -> list[Row]:
+    """bench/playout.py in its own process (it starts its own jackd)."""
+    out = script("playout.py", "--long-seconds", f"{seconds:g}", "--json")
+    result = json.loads(out.strip().splitlines()[-1])
+    return [Row(*cells) for cells in playout.rows(result)]
+
+
 def markdown(rows: list[Row]) -> str:
     header = ["Measure", "PromptBridge", "Target", "", "Baseline bridge"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -234,15 +245,17 @@ def main() -> int:
     started = time.monotonic()
     print(f"PromptBridge benchmarks ({'quick' if args.quick else 'full'} run) on {machine()}")
     with jack_rig():
-        print("1/4 control staleness ...", file=sys.stderr, flush=True)
+        print("1/5 control staleness ...", file=sys.stderr, flush=True)
         sweeps = staleness.measure(plan.sweep_seconds, [0.0, 0.005])
-        print("2/4 audio path ...", file=sys.stderr, flush=True)
+        print("2/5 audio path ...", file=sys.stderr, flush=True)
         audio = audio_path.measure(plan.audio_seconds, ["idle", "hog"])
-        print("3/4 start-up ...", file=sys.stderr, flush=True)
+        print("3/5 start-up ...", file=sys.stderr, flush=True)
         boot = startup.measure(plan.startup_runs)
-    print("4/4 engine and core ...", file=sys.stderr, flush=True)
+    print("4/5 engine and core ...", file=sys.stderr, flush=True)
     rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
+    print("5/5 never-silent playout ...", file=sys.stderr, flush=True)
+    rows += playout_rows(plan.playout_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
     elapsed = time.monotonic() - started

@@ -44,6 +44,7 @@ from bridge.core.instrument import (
 from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
+from bridge.core.share import WireDelay, bridge_share
 from bridge.core.types import Change, ChangeValue, MidiEvent
 from bridge.engines import supports_of
 from bridge.engines.base import Engine, NoteSink
@@ -90,6 +91,7 @@ class Daemon:
         outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
         self.instrument = Instrument(mapping, rig_gain=settings.gain, outbox=outbox)
         self.counters = Counters()
+        self.wire_delay = WireDelay()  # knob-to-wire, for the status (core/share)
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -99,6 +101,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
         self._midi_problem: str | None = None  # why there are no controllers (status page)
+        self._osc_server: Any = None
 
     @property
     def mapping(self) -> MappingSet:
@@ -111,14 +114,20 @@ class Daemon:
     # --- inputs ------------------------------------------------------------------------
     def on_midi(self, event: MidiEvent) -> None:
         """A MIDI event from any controller (called on the loop)."""
-        for change in self.instrument.midi(event, self.clock()):
+        now = self.clock()
+        changes = self.instrument.midi(event, now)
+        if changes:
+            self.wire_delay.input(now)
+        for change in changes:
             self._observe(change)
         self._wake.set()
 
     def apply(self, change: Change) -> Outcome:
         """Apply one Change from any input; the Outcome says if it was refused or clamped."""
-        outcome = self.instrument.apply(change, self.clock())
+        now = self.clock()
+        outcome = self.instrument.apply(change, now)
         if outcome.refused is None:
+            self.wire_delay.input(now)
             self._observe(change)
         self._wake.set()
         return outcome
@@ -150,6 +159,9 @@ class Daemon:
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
+        if self.parts.osc is not None:
+            self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
+            await self._osc_server.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
@@ -217,6 +229,8 @@ class Daemon:
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
+        if self._osc_server is not None:
+            closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
         results = await asyncio.gather(
@@ -244,8 +258,13 @@ class Daemon:
         """Perform the instrument's effects, then sleep until its deadline or an input."""
         while not self._stopping.is_set():
             self._wake.clear()
-            for effect in self.instrument.poll(self.clock()):
+            effects = self.instrument.poll(self.clock())
+            for effect in effects:
                 await self._perform(effect)
+            if any(isinstance(e, Send) for e in effects):
+                self.wire_delay.sent(self.clock())
+            elif self.instrument.outbox.next_deadline() is None:
+                self.wire_delay.idle()  # a local-only change: nothing goes on the wire
             deadline = self.instrument.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock())
             with contextlib.suppress(TimeoutError):
@@ -271,8 +290,10 @@ class Daemon:
         elif isinstance(effect, SaveState):
             # write + fsync take milliseconds on an SD card: never on the loop
             self._background(asyncio.to_thread(self._write_state, effect.snapshot))
-        elif isinstance(effect, StatusChanged) and self._status_server is not None:
-            self._status_server.notify()
+        elif isinstance(effect, StatusChanged):
+            for server in (self._status_server, self._osc_server):
+                if server is not None:
+                    server.notify()
 
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""
@@ -449,10 +470,12 @@ class Daemon:
         """Everything the status API shows (never a secret)."""
         hub = self.parts.hub
         counts = self.instrument.counters
+        audio = self.parts.player.stats()
         return {
             "performance": self.perf.snapshot(),
             "engine": self.parts.engine.status(),
-            "audio": self.parts.player.stats(),
+            "audio": audio,
+            "latency": bridge_share(self.wire_delay.figures(), audio),
             "controllers": hub.present() if hub is not None else {},
             "controllers_reason": no_controllers(self.mapping, hub, self._midi_problem),
             "bank": self.instrument.mapper.bank,

@@ -51,6 +51,7 @@ class Parts:
     hub: Any = None  # bridge.io.midi.MidiHub, or None without MIDI
     recorder: Any = None  # bridge.audio.recorder.Recorder, or None
     status: Any = None  # bridge.status.server.StatusServer factory, or None
+    osc: Any = None  # bridge.io.osc.OscServer factory, or None
 
 
 @dataclass

@@ -6,10 +6,11 @@ command-line flags over it (flags win). Every problem is reported as
 
 Two layers of checks: ``parse_rig`` checks each field on its own (types, ranges,
 choices, typos); ``rig_problems`` checks what only the merged settings can tell (a status
-address off loopback needs a token, a key file must be private), so ``check`` and
+address off loopback needs a token, a key file must be private, a recording needs a
+folder and a ``.wav`` name), so ``check`` and
 ``run`` refuse the same things with the same line. ``looks_like_rig`` tells a rig file
-from a mapping by its keys, typos included. File I/O only in ``load_rig``,
-``check_rig_file`` and the key-file check.
+from a mapping by its keys, typos included. File I/O only in ``read_rig_text``,
+``check_rig_file`` (the mappings a rig names) and the key-file check.
 """
 
 from __future__ import annotations
@@ -48,15 +49,22 @@ class RigSettings(BaseModel):
     channels: tuple[int, ...] = ()
     latency: Literal["low", "balanced", "safe"] = "balanced"
     gain: float = Field(default=1.0, ge=0.0, le=2.0)
+    stretch_limit: float = Field(default=0.04, ge=0.0, le=0.1)
+    conceal: bool = True
+    conceal_max: float = Field(default=20.0, gt=0.0, le=3600.0)
     record: str | None = None
     autoplay: bool = False
-    chunk_seconds: float = Field(default=2.0, ge=0.1, le=4.0)
+    chunk_seconds: float = Field(default=0.05, ge=0.05, le=4.0)
+    quantize: Literal["beat", "bar"] = "beat"  # synth: where mutes, bpm and scale land
     rotate_after: float = Field(default=500.0, gt=0)
     rotate: bool = True  # false: never rotate sessions (a server of your own has no cap)
     crossfade: float = Field(default=3.0, ge=0)
     state_file: str | None = None
     status: str | None = None
     status_token: str | None = None
+    osc: str | None = None  # "HOST:PORT": OSC in/out (bridge.io.osc)
+    osc_allow: tuple[str, ...] = ()  # hosts/networks allowed off loopback
+    osc_clients: tuple[str, ...] = ()  # "HOST:PORT" surfaces always sent feedback
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     # the magenta engine (bridge.commands.magenta_flags); None = the engine's default
@@ -190,6 +198,10 @@ def rig_problems(
         why = status_problem(settings.status, settings.status_token)
         if why:
             add("status", why)
+    if settings.record:
+        why = record_problem(settings.record)
+        if why:
+            add("record", why)
     if settings.api_key_file:
         from bridge.errors import SecretError
         from bridge.secrets import read_key_file
@@ -199,6 +211,17 @@ def rig_problems(
         except SecretError as exc:
             add("api_key_file", str(exc))
     return problems
+
+
+def record_problem(record: str) -> str | None:
+    """Why ``record`` cannot be recorded to, or None: the recorder writes WAV (a ``.mp3``
+    name would hold WAV bytes) into a folder that must exist (it is not created)."""
+    path = Path(record).expanduser()
+    if path.suffix.lower() not in ("", ".wav"):
+        return f"recordings are WAV files (got {record!r}; allowed a name ending .wav)"
+    if not path.parent.is_dir():
+        return f"no folder {str(path.parent)!r} to record into (got {record!r})"
+    return None
 
 
 def status_problem(address: str, token: str | None) -> str | None:

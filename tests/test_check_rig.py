@@ -95,3 +95,18 @@ def test_unsafe_key_file_reported_by_check(tmp_path: Path) -> None:
     rig = _write(tmp_path, f'api_key_file = "{key}"\n')
     (problem,) = check_one(str(rig))
     assert problem.key == "api_key_file" and "chmod 600" in problem.message
+
+
+def test_record_needs_a_wav_name_and_an_existing_folder(tmp_path: Path) -> None:
+    """Recordings are WAV: an .mp3 name would hold WAV bytes; a missing folder would fail
+    at start. check and run both refuse, naming the key's line."""
+    for record, phrase in [
+        (tmp_path / "set.mp3", "recordings are WAV files"),
+        (tmp_path / "nope" / "set.wav", "no folder"),
+    ]:
+        rig = _write(tmp_path, f'engine = "synth"\nrecord = "{record}"\n')
+        (problem,) = check_one(str(rig))
+        assert (problem.line, problem.key) == (2, "record") and phrase in problem.message
+        with pytest.raises(ConfigError):
+            settings_from(build_parser().parse_args(["run", "--rig", str(rig)]))
+    assert check_one(str(_write(tmp_path, f'record = "{tmp_path / "set.wav"}"\n'))) == []

@@ -79,3 +79,14 @@ def test_scene_weight_outside_slot_range_in_merged_set(tmp_path: Path) -> None:
     assert str(problem) == (
         f"{perf}:4: scenes[1].weights.1: outside slot 1's range (got 1.5; allowed 0..1)"
     )
+
+
+def test_broken_control_is_not_also_unknown(tmp_path: Path) -> None:
+    """A named control with a bad source is one problem; the binding that uses it is not
+    told the control is unknown (a false lead)."""
+    path = tmp_path / "ctl.toml"
+    path.write_text(
+        '[controller]\nname = "X"\n[controls]\nknob1 = { cc = 200 }\n'
+        '[[slots]]\ntext = "a"\n[[bind]]\ncontrol = "knob1"\ntarget = "slot.1.weight"\n'
+    )
+    assert [(p.line, p.key) for p in check_files([path])] == [(4, "controls.knob1.cc")]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from bridge.cli import main
@@ -32,3 +35,13 @@ def test_argparse_error_is_one_line_and_a_hint(
     prog = f"promptbridge {command}".strip()
     assert lines[1] == f"hint: {prog} --help lists the options"
     assert captured.out == ""
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check --show ... | head`: the reader leaving ends the command quietly, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line
+    with open(write_end, "w", buffering=1, encoding="utf-8") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert main(["check", "--show", "generic"]) == 0
+        monkeypatch.undo()

@@ -330,3 +330,20 @@ async def test_audio_generated_across_a_stop_never_plays() -> None:
     assert (first.meta["context"], after.meta["context"]) == (1, 2)
     dropped, fresh = fake.model.calls[calls], fake.model.calls[calls + 1]
     assert dropped.state_id is not None and fresh.state_id is None
+
+
+async def test_a_served_clients_reset_after_bpm_keeps_the_context(engine) -> None:
+    """Over ``serve`` a Lyria client follows a bpm change with RESET_CONTEXT: this model
+    has no bpm, so that reset is skipped; a performer's own reset still resets."""
+    eng, fake = engine
+    await eng.apply(prompts(("a", 1.0)))
+    await eng.apply(PLAY)
+    await pull(eng, 1)
+    await eng.apply(SetConfig(GenerationConfig(bpm=128)))
+    await eng.apply(RESET)  # the client's reset for the bpm change
+    await pull(eng, 2)
+    assert [c.state_id for c in fake.model.calls[1:]].count(None) == 1
+    await eng.apply(SetConfig(GenerationConfig(bpm=128, temperature=1.5)))
+    await eng.apply(RESET)  # not a bpm/scale-only change: a real reset
+    await pull(eng, 2)
+    assert [c.state_id for c in fake.model.calls[1:]].count(None) == 2

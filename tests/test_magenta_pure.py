@@ -189,3 +189,14 @@ def test_conditioning_leaves_masked_parts_out() -> None:
     assert cond[noteroll.DRUMS_KEY] == [0]
     assert cond[noteroll.NOTES_KEY][1] == HELD and len(cond[noteroll.NOTES_KEY]) == 128
     assert MASKED == -1
+
+
+def test_a_lyria_clients_reset_for_bpm_or_scale_is_recognised() -> None:
+    """Only a config whose sole changes are bpm/scale brings the client's reset."""
+    base = GenerationConfig()
+    follows = controls.lyria_reset_follows
+    assert follows(base, GenerationConfig(bpm=120))
+    assert follows(base, GenerationConfig(bpm=120, scale="D_MAJOR_B_MINOR"))
+    assert not follows(base, GenerationConfig(bpm=120, temperature=2.0))
+    assert not follows(base, GenerationConfig())
+    assert not follows(base, GenerationConfig(density=0.5))

@@ -407,29 +407,34 @@ async def test_controllers_panel_says_why_there_are_none(
     browser: Cdp, served: tuple[Rig, StatusServer], tmp_path: Path
 ) -> None:
     """An empty controllers list is explained from the snapshot's ``controllers_reason``
-    ("midi_unavailable" or "none_configured", with an optional ``controllers_detail``);
-    a daemon that sends no reason gets an honest "did not say"."""
+    (the daemon's sentence, or a code "midi_unavailable" / "none_configured", with an
+    optional ``controllers_detail``); a daemon that sends no reason gets an honest
+    "did not say"."""
     rig, server = served
     page = await open_page(browser, f"http://127.0.0.1:{server.port}/", 390, 844, True)
     await page.wait_for("document.getElementById('controllers').textContent.includes('MIDImix')")
     text = "document.getElementById('controllersPanel').textContent"
+    midi_down = "MIDI unavailable: no ALSA sequencer (/dev/snd/seq) and no JACK server"
+    none = "no controller configured (add a profile with --mapping or in the rig file)"
     cases = [
+        ({"controllers_reason": midi_down}, [midi_down]),
+        ({"controllers_reason": none}, [none]),
         (
             {"controllers_reason": "midi_unavailable", "controllers_detail": "tried ALSA, JACK"},
-            ["MIDI unavailable", "tried ALSA, JACK"],
+            ["MIDI unavailable: no MIDI system could be opened", "tried ALSA, JACK"],
         ),
-        ({"controllers_reason": "none_configured"}, ["none configured", "--mapping"]),
-        ({}, ["did not say why"]),
+        ({"controllers_reason": "none_configured"}, ["no controller configured", "--mapping"]),
+        ({"controllers_reason": None}, ["did not say why"]),
     ]
     for extra, expected in cases:
         rig.extra = {"controllers": {}, **extra}
         server.notify()
         for phrase in expected:
             await page.wait_for(f"{text}.includes({json.dumps(phrase)})")
-        if extra.get("controllers_reason") == "midi_unavailable":
+        if extra.get("controllers_reason") == midi_down:
             await page.eval("document.getElementById('controllersPanel').scrollIntoView()")
             await page.screenshot(tmp_path / "status_390_no_midi.png")
     # configured controllers, but no MIDI system: each is missing, and the panel says why
-    rig.extra = {"controllers": {"MIDImix": False}, "controllers_reason": "midi_unavailable"}
+    rig.extra = {"controllers": {"MIDImix": False}, "controllers_reason": midi_down}
     server.notify()
-    await page.wait_for(f"{text}.includes('MIDI unavailable: no MIDI system could be opened')")
+    await page.wait_for(f"{text}.includes('missing') && {text}.includes({json.dumps(midi_down)})")

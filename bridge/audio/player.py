@@ -11,6 +11,7 @@ Usage (from the asyncio loop)::
             room.clear(); await room.wait()   # woken when the buffer drains below it
     player.fade_out(); player.fade_in() # pause/resume without clicks
     player.start_recording("set.wav")   # exactly what is played, post-gain
+    player.set_bpm(120.0)               # the loop length when the stream runs dry
     await player.aclose()               # fades out, then closes the device
 
 ``output``: a device index, an exact name, a case-insensitive substring, ``"default"``,
@@ -18,6 +19,13 @@ or ``"none"`` (no device: a clock thread consumes at real time, so the pipeline,
 counters and recording behave the same headless). No match: ``DeviceError`` listing the
 output devices. The device runs at 48 kHz when it supports it, else at its default rate.
 ``channels``: the 1-based device outputs for left and right (``(3, 4)``), or one for mono.
+
+Never silent (``render``): the stream is time-stretched, pitch kept, by up to
+``stretch_limit`` (0.04: ±4 %) to steer the buffer level; when it runs dry anyway the
+last bar (at ``set_bpm``'s tempo, else one measured from the audio) loops, ducked, until
+the stream returns (``conceal=False``: fade to silence instead), fading out only after
+``conceal_max`` seconds. ``clock`` is injectable, and ``start(clock_thread=False)`` with
+``output="none"`` lets a caller drive the output with ``pull`` (simulations, tests).
 
 The parts, one module each: device choice (``devices``), the buffer's render state
 machine (``render``), gain/fades/routing (``stage``), the jitter arithmetic (``jitter``),
@@ -47,7 +55,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bridge.audio import jitter
+from bridge.audio import jitter, steer
 from bridge.audio.devices import (
     OutputDevice,
     default_output_available,
@@ -60,6 +68,7 @@ from bridge.audio.recording import RecordTap
 from bridge.audio.render import Renderer
 from bridge.audio.resample import Resampler
 from bridge.audio.stage import MAX_BLOCK, OutputStage
+from bridge.audio.tempo import TempoGuess
 from bridge.core.types import SAMPLE_RATE, AudioChunk
 from bridge.errors import DeviceError
 
@@ -92,6 +101,12 @@ class PlayerStats:
     output_lost: bool = False  # the device went away; reopening is being tried
     output_losses: int = 0  # times the device went away (e.g. jackd restarted)
     output_gain: float = 0.0  # the gain the output applies now (fades included)
+    playout_ratio: float = 1.0  # the stretcher's speed now (< 1: slower than the stream)
+    playout_ratio_min: float = 1.0  # the range used so far
+    playout_ratio_max: float = 1.0
+    stretched_seconds: float = 0.0  # played at a ratio other than 1.0
+    concealment_episodes: int = 0  # times the stream ran dry and a loop stood in
+    concealment_seconds: float = 0.0
 
 
 class Player:
@@ -105,6 +120,10 @@ class Player:
         gain: float = 1.0,
         fade: float = jitter.FADE_SECONDS,
         recorder: WavRecorder | None = None,
+        stretch_limit: float = steer.STRETCH_LIMIT,
+        conceal: bool = True,
+        conceal_max: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         try:
             self._preset = jitter.preset(latency)
@@ -116,6 +135,16 @@ class Player:
         self._map = tuple(channels or ()) or (1, 2)
         if len(self._map) not in (1, 2) or min(self._map) < 1:
             raise DeviceError(f"channels must be one or two 1-based outputs (got {channels})")
+        if not 0.0 <= stretch_limit <= 0.1:
+            raise DeviceError(f"stretch_limit must be in range 0..0.1 (got {stretch_limit})")
+        if not 0.0 < conceal_max <= 3600.0:
+            raise DeviceError(f"conceal_max must be in range 0..3600 s (got {conceal_max})")
+        self._stretch_limit = stretch_limit
+        self._conceal_max = conceal_max if conceal else None
+        self._clock = clock
+        self._bpm: float | None = None
+        self._tempo = TempoGuess(self._guessed)
+        self._concealing = False
         self._fade = max(0.01, fade)
         self._fade_now = self._fade
         self._gain = float(gain)
@@ -124,7 +153,7 @@ class Player:
         self.rate = SAMPLE_RATE
         self._link: DeviceLink | None = None
         self._sink: ClockSink | None = None
-        self._level = jitter.start_level(self._preset, time.monotonic())
+        self._level = jitter.start_level(self._preset, clock())
         self._seen_underruns = 0
         self._log_limit = jitter.RateLimit(interval=10.0)
         self._played = 0
@@ -142,9 +171,11 @@ class Player:
     def device_name(self) -> str:
         return "none" if self._device is None else self._device.name
 
-    def start(self) -> None:
-        """Open the output (or the headless clock) and start playing silence."""
-        self._open_output()
+    def start(self, clock_thread: bool = True) -> None:
+        """Open the output (or the headless clock) and start playing silence.
+
+        ``clock_thread=False`` (``output="none"`` only): no thread plays; call ``pull``."""
+        self._open_output(clock_thread)
         rec, self._initial_recorder = self._initial_recorder, None
         if rec is not None:
             self._adopt_recorder(rec)
@@ -161,12 +192,13 @@ class Player:
             rec = WavRecorder(rec.path, rate=self.rate, channels=2, fmt=rec.fmt)
         self._recording_tap().start(rec)
 
-    def _open_output(self) -> None:
+    def _open_output(self, clock_thread: bool) -> None:
         if str(self._output).lower() == "none":
             self.rate = SAMPLE_RATE
             self._allocate(2)
-            self._sink = ClockSink(self._local, self.rate)
-            self._sink.start()
+            if clock_thread:
+                self._sink = ClockSink(self._local, self.rate)
+                self._sink.start()
             return
         playout = Playout(
             content=self._content, local=self._local, heard=self._hear, lost=self._lost
@@ -183,7 +215,9 @@ class Player:
     def _allocate(self, width: int) -> None:
         """Every buffer the audio thread touches is made here, once."""
         capacity = round((self._preset.max_target + self._preset.headroom + 8.0) * self.rate)
-        self._renderer = Renderer(capacity, self.rate, self._fade)
+        self._renderer = Renderer(
+            capacity, self.rate, self._fade, self._stretch_limit, self._conceal_max
+        )
         gain_step = jitter.fade_step(jitter.FADE_SECONDS, self.rate)
         self._stage = OutputStage(self._map, width, self._gain, self._fade_step(), gain_step)
         self._resampler = Resampler(self.rate)
@@ -210,6 +244,13 @@ class Player:
             self._hear(stage.process(out[done : done + n], n, self._content))
             done += n
 
+    def pull(self, out: npt.NDArray[np.float32], frames: int) -> None:
+        """Play ``frames`` into ``out`` (``[frames, 2]``) now: the headless output driven by
+        the caller (``start(clock_thread=False)``), for simulations and tests."""
+        if self._sink is not None or self._link is not None:
+            raise DeviceError("pull() is for a player started with clock_thread=False")
+        self._local(out, frames)
+
     def _hear(self, played: npt.NDArray[np.float32]) -> None:
         """What the output played: record it, count it."""
         if self._tap is not None:
@@ -228,6 +269,8 @@ class Player:
         if samples.ndim == 1 or samples.shape[1] == 1:
             samples = np.repeat(samples.reshape(-1, 1), 2, axis=1)
         samples = self._resampler.convert(samples, chunk.rate)
+        if self._bpm is None:
+            self._tempo.add(samples, self.rate)
         written = self._renderer.feed(samples)
         if written < samples.shape[0]:
             # only when a caller ignores wants_more(): say so rather than grow silently
@@ -245,7 +288,8 @@ class Player:
 
     def tick(self, now: float | None = None) -> None:
         """Adapt the target to underruns seen by the audio thread; log them (rate-limited)."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
+        self._log_concealment()
         underruns = self._renderer.underruns
         if underruns != self._seen_underruns:
             self._seen_underruns = underruns
@@ -264,7 +308,39 @@ class Player:
         self._update_start_frames()
 
     def _update_start_frames(self) -> None:
-        self._renderer.start_frames = jitter.start_frames(self._level, self.rate, MAX_BLOCK // 8)
+        r = self._renderer
+        r.start_frames = jitter.start_frames(self._level, self.rate, MAX_BLOCK // 8)
+        r.target_frames = round(self._level.target * self.rate)
+        r.high_frames = round(self._level.high_mark * self.rate)
+
+    def _log_concealment(self) -> None:
+        concealing = self._renderer.concealing
+        if concealing == self._concealing:
+            return
+        self._concealing = concealing
+        r = self._renderer
+        if concealing:
+            log.warning("audio stream ran dry: looping the last bar (concealment #%d)", r.episodes)
+        else:
+            log.info(
+                "audio stream back after concealment #%d (%.1f s concealed in all)",
+                r.episodes,
+                r.concealed / self.rate,
+            )
+
+    def set_bpm(self, bpm: float | None) -> None:
+        """The tempo of the music (None: measure it from the audio); a loop is one bar."""
+        self._bpm = bpm if bpm is None or bpm > 0 else None
+        self._renderer.bpm = self._bpm if self._bpm is not None else self._tempo.bpm
+
+    def _guessed(self, bpm: float | None) -> None:
+        if self._bpm is None:
+            self._renderer.bpm = bpm
+
+    @property
+    def concealing(self) -> bool:
+        """Whether a loop is standing in for the stream right now."""
+        return self._renderer.concealing
 
     @property
     def fill_seconds(self) -> float:
@@ -327,6 +403,7 @@ class Player:
 
     def snapshot(self) -> PlayerStats:
         tap = self._recording_tap()
+        steering = self._renderer.steering
         return PlayerStats(
             device=self.device_name,
             rate=self.rate,
@@ -341,6 +418,12 @@ class Player:
             output_lost=self._link.lost if self._link else False,
             output_losses=self._link.losses if self._link else 0,
             output_gain=round(self._output_gain(), 4),
+            playout_ratio=round(steering.speed, 4),
+            playout_ratio_min=round(steering.low, 4),
+            playout_ratio_max=round(steering.high, 4),
+            stretched_seconds=round(steering.stretched / self.rate, 3),
+            concealment_episodes=self._renderer.episodes,
+            concealment_seconds=round(self._renderer.concealed / self.rate, 3),
         )
 
     def _output_gain(self) -> float:

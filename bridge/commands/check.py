@@ -1,10 +1,11 @@
 """``promptbridge check FILE...``: validate profiles, performances and rig files. Reads files.
 
 Prints one line per problem, ``FILE:LINE: key.path: message (got X; allowed Y)``, and
-exits 0 when every file is valid, 1 otherwise (no traceback). A file whose keys are
-all rig settings (``engine``, ``output``, ...) is checked as a rig file; anything else as
-a mapping (profile or performance, with the files it ``use``s). A bare name checks a
-shipped profile (``promptbridge check nanokontrol2``).
+exits 0 when every file is valid, 1 otherwise (no traceback). A file whose top-level
+keys are mostly rig settings (``engine``, ``output``, ...; a misspelt key counts for the
+kind it is closest to) is checked as a rig file, with what ``run`` would refuse about it;
+anything else as a mapping (profile or performance, with the files it ``use``s). A bare
+name checks a shipped profile (``promptbridge check nanokontrol2``).
 
 ``--show`` loads the files as ``run`` would (one merged set; a rig file contributes the
 mappings it names) and prints the result: slots, scenes, decks, config and bindings by

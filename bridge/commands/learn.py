@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detect", action="store_true", help="print each incoming event as a line to paste"
     )
+    parser.add_argument(
+        "--osc", metavar="HOST:PORT", help="learn a surface's OSC addresses instead of MIDI"
+    )
     parser.add_argument("--slots", type=int, default=8, help="prompt slots to ask for (0..64)")
     parser.add_argument("--name", help="controller name in the profile (default: from the port)")
     parser.add_argument(
@@ -292,6 +295,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--wait must be 0 or more seconds (got {args.wait:g})")
     if not args.detect and not sys.stdin.isatty():
         raise ConfigError("learn asks questions: run it on a terminal (or use --detect)")
+    if args.osc:
+        from bridge.commands.learn_osc import run_osc
+
+        return run_osc(args, asks(args.slots), _typed_line)
     from bridge.io.midi import MidiReader
 
     reader = MidiReader(api=args.midi_api)

@@ -78,9 +78,23 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--channels", type=_channels, help="output channels, 1-based, e.g. 3,4")
     a("--latency", choices=["low", "balanced", "safe"], help="jitter-buffer preset")
     a("--gain", type=float, help="master gain 0..2")
+    a("--stretch-limit", type=float, help="most the playout rate may move, 0..0.1 (0 = off)")
+    a(
+        "--no-conceal",
+        dest="conceal",
+        action="store_const",
+        const=False,
+        help="silence, not a loop of the last bar, when the stream runs dry",
+    )
+    a("--conceal-max", type=float, help="seconds a loop may stand in before fading out")
     a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
-    a("--chunk-seconds", type=float, help="synth engine chunk length (0.25..2 s)")
+    a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
+    a(
+        "--quantize",
+        choices=["beat", "bar"],
+        help="synth: mutes, bpm, scale land on the next beat or bar",
+    )
     a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
     a(
         "--no-rotate",
@@ -93,6 +107,21 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
     a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
     a("--status-token", help="token required by the status API (needed off loopback)")
+    a("--osc", metavar="HOST:PORT", help="OSC in/out on this UDP address (loopback by default)")
+    a(
+        "--osc-allow",
+        dest="osc_allow",
+        action="append",
+        metavar="ADDR",
+        help="host or network allowed to send OSC from off loopback (repeatable)",
+    )
+    a(
+        "--osc-client",
+        dest="osc_clients",
+        action="append",
+        metavar="HOST:PORT",
+        help="send OSC feedback to this surface (repeatable; surfaces may also /register)",
+    )
     a("--log-level", choices=["debug", "info", "warning", "error"])
     a("--log-format", choices=["text", "json"])
 
@@ -114,8 +143,9 @@ def settings_from(args: argparse.Namespace) -> tuple[RigSettings, Path | None]:
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     if overrides.get("mappings"):
         overrides["mappings"] = tuple(overrides["mappings"])
-    if overrides.get("midi_in"):
-        overrides["midi_in"] = tuple(overrides["midi_in"])
+    for key in ("midi_in", "osc_allow", "osc_clients"):
+        if overrides.get(key):
+            overrides[key] = tuple(overrides[key])
     settings = merge(base, overrides)
     # The same whole-rig checks as `promptbridge check`, so both refuse the same files.
     problems = rig_problems(settings, str(rig_path) if rig_path else "command line", text)
@@ -176,7 +206,7 @@ def make_engine(settings: RigSettings) -> Engine:
         )
     if name == "magenta":
         return create_engine("magenta", **magenta_flags.options(settings))
-    return create_engine("synth", chunk_seconds=settings.chunk_seconds)
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=settings.quantize)
 
 
 def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
@@ -194,6 +224,9 @@ def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
         channels=settings.channels or None,
         gain=settings.gain,
         recorder=recorder,
+        stretch_limit=settings.stretch_limit,
+        conceal=settings.conceal,
+        conceal_max=settings.conceal_max,
     )
     return player, recorder
 
@@ -203,7 +236,12 @@ def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
     hub = make_hub(settings, mapping)
     status = make_status_factory(settings) if settings.status else None
     return Parts(
-        engine=make_engine(settings), player=player, hub=hub, recorder=recorder, status=status
+        engine=make_engine(settings),
+        player=player,
+        hub=hub,
+        recorder=recorder,
+        status=status,
+        osc=make_osc_factory(settings) if settings.osc else None,
     )
 
 
@@ -230,6 +268,33 @@ def make_status_factory(settings: RigSettings) -> Any:
 
     def factory(snapshot: Any, control: Any) -> Any:
         return StatusServer(host, port, settings.status_token, snapshot=snapshot, control=control)
+
+    return factory
+
+
+def make_osc_factory(settings: RigSettings) -> Any:
+    """The OSC server the daemon starts beside the status server (``osc = "HOST:PORT"``)."""
+    from bridge.io.osc import OscServer, parse_allow
+    from bridge.status.server import parse_address
+
+    try:
+        host, port = parse_address(settings.osc or "")
+        for client in settings.osc_clients:
+            parse_address(client)
+    except ValueError as exc:
+        raise ConfigError(f"osc: {exc}".replace("status address", "address")) from None
+    parse_allow(settings.osc_allow)  # a bad entry is a ConfigError before anything starts
+
+    def factory(snapshot: Any, control: Any, bindings: Any) -> Any:
+        return OscServer(
+            host,
+            port,
+            snapshot,
+            control,
+            allow=settings.osc_allow,
+            clients=settings.osc_clients,
+            bindings=bindings,
+        )
 
     return factory
 

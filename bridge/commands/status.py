@@ -164,6 +164,13 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
             f"/{_num(audio.get('target_seconds'))} s"
             f"  underruns {audio.get('underruns', 0)}  device {audio.get('device', '?')}"
         )
+    share = snapshot.get("latency") or {}
+    if share.get("share_ms") is not None:
+        wire = share.get("knob_to_wire") or {}
+        lines.append(
+            f"latency  bridge's share {share['share_ms']:.0f} ms: knob-to-wire p95 "
+            f"{wire.get('p95_ms') or 0:.0f} ms + buffer {share.get('buffer_ms') or 0:.0f} ms"
+        )
     if engine:
         lines.append(
             f"engine   reconnects {engine.get('reconnects', 0)}"

@@ -10,9 +10,10 @@ model's note conditioning (``notes``/``drums`` targets) compile to event binding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
 from bridge.config.reader import Reader, show, suggest
 from bridge.config.schema import (
@@ -52,6 +53,8 @@ class SetParts:
     slots: dict[int, SlotSpec]
     scenes: list[SceneSpec]
     banks: int
+    broken: set[tuple[str, str]] = field(default_factory=set)  # (controller, control) reported
+    space_dims: int = 0  # axes of the set's prompt space (0: none)
 
 
 def binding(rb: RawBind, s: SetParts) -> Binding | None:
@@ -60,7 +63,7 @@ def binding(rb: RawBind, s: SetParts) -> Binding | None:
     r, path = rb.reader, rb.path
     info: TargetInfo | str | None = None
     if rb.target is not None:
-        info = target_info(rb.target, s.slots, s.scenes, s.banks)
+        info = target_info(rb.target, s.slots, s.scenes, s.banks, s.space_dims)
         if isinstance(info, str):
             allowed = ALLOWED if info.startswith("unknown") else None
             r.problem((*path, "target"), info, rb.target, allowed)
@@ -86,11 +89,12 @@ def _compile(
     if channel is UNSET:
         channel = ctrl.channel
     source = Source(raw.kind, raw.number, channel, raw.dec, raw.top)  # type: ignore[arg-type]
-    if (target in NOTE_TARGETS) != (raw.kind == "notes") and not _pad(target, raw):
-        r.problem(*_note_mismatch(path, target, raw))
+    why = notes.mismatch(target, raw)
+    if why is not None:
+        r.problem((*path, "target"), *why)
         return None
     if target in NOTE_TARGETS:
-        return _note_binding(rb, ctrl.name, source, control)
+        return notes.binding(rb, ctrl.name, source, control)
     encoding = data.get("encoding") or (control.encoding if control else None)
     if raw.dec is not None:
         encoding = "inc-dec"
@@ -149,46 +153,6 @@ def _default_takeover(mode: str, raw: RawSource, info: TargetInfo) -> str:
     return "immediate"
 
 
-def _pad(target: str, raw: RawSource) -> bool:
-    """One pad (a ``note`` source) may play ``drums`` or ``notes`` too."""
-    return target in NOTE_TARGETS and raw.kind == "note"
-
-
-def _note_mismatch(path: Path, target: str, raw: RawSource) -> tuple[Path, str, Any]:
-    if raw.kind == "notes":
-        return (*path, "target"), 'a notes range plays "notes" or "drums"', target
-    return (*path, "target"), f"{target} takes keys or pads (a notes range or a note)", raw.kind
-
-
-def _note_binding(
-    rb: RawBind, controller: str, source: Source, control: RawControl | None
-) -> Binding | None:
-    """Keys/pads into the model: no mode, range or takeover applies (they are events)."""
-    extra = sorted(set(rb.data) & _NOT_FOR_NOTES)
-    if extra:
-        rb.reader.problem((*rb.path, extra[0]), f"{rb.target} bindings take no {extra[0]}")
-        return None
-    label = f"{controller} {control.name}" if control else f"{controller} {source.describe()}"
-    return Binding(
-        controller=controller,
-        source=source,
-        target=rb.target or "",
-        target_kind="action",
-        mode="trigger",
-        bank=rb.data.get("bank"),
-        label=label,
-        file=rb.reader.file,
-        line=rb.reader.line(rb.path),
-    )
-
-
-# What a notes/drums binding has no use for (everything but source, channel, bank, target).
-_NOT_FOR_NOTES = frozenset(
-    {"mode", "encoding", "step", "acceleration", "takeover", "in", "range", "invert"}
-    | {"curve", "steps", "deadzone", "auto", "value", "off", "values", "glide", "feedback"}
-)
-
-
 def _turns(encoding: str | None) -> bool:
     """Encoders accelerate by default; inc/dec buttons do not."""
     return encoding is not None and encoding != "inc-dec"
@@ -229,6 +193,8 @@ def _resolve_control(
         order.remove(rb.file_controller)
         order.insert(0, rb.file_controller)
     found = [c for c in order if c is not None and name in s.controls.get(c, {})]
+    if not found and any((c, name) in s.broken for c in order if c):
+        return None  # the control's own problem is reported; "unknown" would mislead
     if not found:
         known = {n for c in order if c for n in s.controls.get(c, {})}
         r.problem(

@@ -12,15 +12,18 @@ two such bindings in one file are an error.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
 from bridge.config.binding import SetParts
 from bridge.config.binding import binding as compile_binding
+from bridge.config.osc import check_osc
 from bridge.config.schema import (
     FileData,
     RawBind,
 )
+from bridge.config.space import check_space
 from bridge.core.mapping import (
     Binding,
     ControllerSpec,
@@ -39,10 +42,14 @@ from bridge.errors import Problem
 def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet, list[Problem]]:
     """Merge ``files`` (in load order) into a MappingSet; also return every problem."""
     s, config, crossfader, name = _merge(files)
+    space = check_space(files, s.slots)
+    s.space_dims = space.dims if space else 0
+    osc = check_osc(files, s.slots, s.scenes, s.banks, s.space_dims)
     bindings = _choose(files, s)
     problems = [p for fd in files for p in fd.reader.problems]
-    performance = _performance(s, config, crossfader, files)
-    mapping = MappingSet(_controllers(s), bindings, performance, paths, s.banks, name)
+    performance = replace(_performance(s, config, crossfader, files), space=space)
+    controllers = _controllers(s)
+    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name, osc=osc)
     return mapping, problems
 
 
@@ -61,6 +68,7 @@ def _merge(
             s.controllers[fd.controller.name] = fd.controller
             s.controller_files[fd.controller.name] = fd.file
             s.controls[fd.controller.name] = dict(fd.controls)
+            s.broken |= {(fd.controller.name, name) for name in fd.broken_controls}
         elif fd.controls:
             first = next(iter(fd.controls.values()))
             fd.reader.problem(first.path[:1], "named controls need a [controller] in the same file")

@@ -12,10 +12,14 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
+from bridge.config.osc import read_osc
 from bridge.config.reader import Reader, render_path
+from bridge.config.space import read_position, read_space
 from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
+from bridge.core.space import SpaceSpec
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
 TOP_KEYS = (
@@ -29,6 +33,8 @@ TOP_KEYS = (
     "crossfader",
     "scenes",
     "bind",
+    "space",
+    "osc",
 )
 CONTROLLER_KEYS = (
     "name",
@@ -70,7 +76,7 @@ BIND_KEYS = (
     "feedback",
 )
 SLOT_KEYS = ("text", "weight", "range", "texts")
-SCENE_KEYS = ("name", "glide", "weights", "texts", "config")
+SCENE_KEYS = ("name", "glide", "weights", "texts", "config", "position")
 CROSSFADER_KEYS = ("a", "b", "position")
 FEEDBACK_KEYS = ("cc", "cc14", "note", "channel", "range", "on", "off")
 MAX_SLOTS = 64
@@ -143,11 +149,14 @@ class FileData:
     name: str = ""
     controller: RawController | None = None
     controls: dict[str, RawControl] = field(default_factory=dict)
+    broken_controls: set[str] = field(default_factory=set)  # reported: bindings stay quiet
     slots: dict[int, SlotSpec] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     crossfader: dict[str, Any] = field(default_factory=dict)
     scenes: list[tuple[SceneSpec, Path]] = field(default_factory=list)
     binds: list[RawBind] = field(default_factory=list)
+    space: SpaceSpec | None = None  # bridge.config.space
+    osc: list[tuple[str, dict[str, Any], Path]] = field(default_factory=list)  # config.osc
 
 
 def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
@@ -166,6 +175,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         control = _control(r, name, spec)
         if control is not None:
             fd.controls[name] = control
+        else:
+            fd.broken_controls.add(name)
     for i, slot in enumerate(r.tables(data, "slots", ())):
         parsed = _slot(r, slot, ("slots", i))
         if parsed is not None:
@@ -180,6 +191,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         parsed_scene = _scene(r, scene, ("scenes", i))
         if parsed_scene is not None:
             fd.scenes.append((parsed_scene, ("scenes", i)))
+    fd.space = read_space(r, data)
+    fd.osc = read_osc(r, data)
     file_ctrl = fd.controller.name if fd.controller else None
     for i, bind in enumerate(r.tables(data, "bind", ())):
         fd.binds.append(_bind(r, bind, ("bind", i), file_ctrl))
@@ -276,7 +289,11 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
         src.number = -1
         return src
     if kind == "notes":
-        return _notes_range(r, value, key, src)
+        found = notes.read_range(r, value, key)
+        if found is None:
+            return None
+        src.number, src.top = found
+        return src
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -296,25 +313,6 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if n is None:
         return None
     src.number = n
-    return src
-
-
-def _notes_range(r: Reader, value: Any, key: Path, src: RawSource) -> RawSource | None:
-    """``notes = [low, high]`` (a keyboard range, inclusive) or ``notes = "all"``."""
-    if value == "all":
-        src.number, src.top = 0, 127
-        return src
-    if not isinstance(value, list) or len(value) != 2:
-        r.problem(key, 'a keyboard range is [low, high] or "all"', value, "0..127")
-        return None
-    low = r.check_int(value[0], key, 0, 127)
-    high = r.check_int(value[1], key, 0, 127)
-    if low is None or high is None:
-        return None
-    if low > high:
-        r.problem(key, "low note must not be above high note", value)
-        return None
-    src.number, src.top = low, high
     return src
 
 
@@ -442,7 +440,12 @@ def _scene(r: Reader, data: dict[str, Any], path: Path) -> SceneSpec | None:
             texts[slot] = value
     config = r.table(data, "config", path)
     cfg = read_config(r, config, (*path, "config")) if config is not None else {}
-    return SceneSpec(name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0)
+    position = None
+    if "position" in data:
+        position = read_position(r, data["position"], (*path, "position"))
+    return SceneSpec(
+        name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0, position=position
+    )
 
 
 def _slot_number(r: Reader, key: str, path: Path) -> int | None:

@@ -126,6 +126,7 @@ class StatusChanged:
 
 
 STATUS_CHANGED = StatusChanged()
+APPLIED = Outcome()  # the usual answer, shared: a knob storm makes thousands a second
 Effect = PlayNote | Send | SetGain | Fade | Record | Feedback | SaveState | StatusChanged
 
 _FADES: dict[Playback, Fade] = {
@@ -192,7 +193,8 @@ class Instrument:
         if change.target == "scene.recall":
             self.mapper.rearm()  # knobs must not jump the recalled scene
         self._touched(now)
-        return Outcome(note=self.perf.last_note)
+        note = self.perf.last_note
+        return APPLIED if note is None else Outcome(note=note)
 
     def controller(self, name: str, present: bool) -> None:
         """A controller came (its LEDs are re-sent in full) or went."""

@@ -11,7 +11,8 @@ these values. Nothing here parses text.
 * ``Feedback``: what to send back to the controller so an LED, ring or motor fader shows
   the target's value.
 * ``Binding``: source + mode + transform + takeover + target (+ bank, feedback).
-* ``MappingSet``: controllers, bindings, the performance and the files it came from.
+* ``MappingSet``: controllers, bindings, the performance, OSC address bindings and the
+  files it came from.
 
 Port matching (``match_ports``) is here too because it is pure: the MIDI adapter hands
 it the list of port names it sees.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from bridge.core.oscmap import OscBinding
 from bridge.core.types import ChangeValue, PerformanceSpec
 
 SourceKind = Literal[
@@ -267,6 +269,7 @@ class MappingSet:
     banks: int = 1
     name: str = ""
     notes: tuple[str, ...] = field(default=())
+    osc: tuple[OscBinding, ...] = ()  # a surface's own addresses ([osc], bridge.config.osc)
 
     def controller(self, name: str) -> ControllerSpec | None:
         for spec in self.controllers:

@@ -14,6 +14,11 @@ mute_drums         the drum conditioning held at 0 ("no drum") every frame, the
 Everything else has no counterpart in the model: ``UNSUPPORTED``. Those fields are
 reported in the status and logged once, the first time a config sets one away from its
 default (``newly_unsupported``).
+
+A Lyria client (a Pi bridge talking to ``serve``) follows every bpm or scale change with
+RESET_CONTEXT, as the Lyria model needs. This model has neither, so that reset would
+only be an audible seam: ``lyria_reset_follows`` recognises the config change that
+brings one, and the engine skips the RESET_CONTEXT that comes right after it.
 """
 
 from __future__ import annotations
@@ -71,6 +76,19 @@ def sampling(config: GenerationConfig) -> Sampling:
 
 
 _DEFAULTS = GenerationConfig()
+
+
+LYRIA_RESET_FIELDS = ("bpm", "scale")  # what a Lyria client resets the context for
+
+
+def lyria_reset_follows(old: GenerationConfig, new: GenerationConfig) -> bool:
+    """True when ``new`` differs from ``old`` only in bpm/scale (and does differ): a Lyria
+    client's RESET_CONTEXT for them follows, which this model does not need."""
+    changed = {f for f in _FIELDS if getattr(old, f) != getattr(new, f)}
+    return bool(changed) and changed <= set(LYRIA_RESET_FIELDS)
+
+
+_FIELDS = tuple(GenerationConfig.__dataclass_fields__)
 
 
 def unsupported_in_use(config: GenerationConfig) -> tuple[str, ...]:

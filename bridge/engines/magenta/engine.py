@@ -81,6 +81,7 @@ class MagentaEngine:
         self._config = GenerationConfig()
         self._sampling = controls.sampling(self._config)
         self._warned: set[str] = set()
+        self._after_bpm_or_scale = False  # the last update changed only bpm/scale
         self._notes = noteroll.NoteRoll()
         self._drums = noteroll.DrumRoll()
         self._state: Any = None  # the model's context; None = fresh
@@ -115,12 +116,17 @@ class MagentaEngine:
         self._producer = asyncio.create_task(self._produce(), name="magenta-producer")
 
     async def apply(self, update: Update) -> None:
+        after_bpm_or_scale, self._after_bpm_or_scale = self._after_bpm_or_scale, False
         if isinstance(update, SetPrompts):
             self._prompts = update.prompts
         elif isinstance(update, SetConfig):
+            self._after_bpm_or_scale = controls.lyria_reset_follows(self._config, update.config)
             self._set_config(update.config)
         elif isinstance(update, Control):
-            self._control(update.action)
+            if update.action is Playback.RESET_CONTEXT and after_bpm_or_scale:
+                log.debug("magenta: reset for a bpm/scale change skipped (the model has neither)")
+            else:
+                self._control(update.action)
         else:
             raise TypeError(f"not an Update: {type(update).__name__}")
         self._wake.set()
