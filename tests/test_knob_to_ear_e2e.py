@@ -58,13 +58,13 @@ def band(samples: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def heard_after(recorder: Any, before: np.ndarray, lo: float, hi: float, falls: bool) -> float:
     """Seconds from now until the band crosses 1/100 (falls) or 10x (rises) of its median
-    before and stays there (0.3 s: bass notes have gaps; 0.1 s); recorded for 2.5 s."""
+    before and stays there; recorded for 2.5 s."""
     recorder.clear()
     time.sleep(2.5)
     values = band(recorder.samples(), lo, hi)
     reference = float(np.median(band(before, lo, hi)))
     past = values < reference / 100 if falls else values > reference * 10
-    hold = round((0.3 if falls else 0.1) * RATE / WINDOW)
+    hold = round((0.3 if falls else 0.5) * RATE / WINDOW)  # bass gaps; dark mixes' bright moments
     for i in np.flatnonzero(past):
         if past[i : i + hold].all() and i + hold <= len(past):
             return float((i + 1) * WINDOW / RATE)
