@@ -43,10 +43,13 @@ OFF = {"stretch_limit": 0.0, "conceal": False}
 def scenarios(long_seconds: float) -> list[tuple[str, sim.Schedule]]:
     return [
         (
-            f"0.97× real time, no lead, {long_seconds / 60:g} min",
+            f"0.97× real time, no lead, {long_seconds / 60:g} min (simulated)",
             sim.Schedule(seconds=long_seconds, speed=0.97, chunk=2.0),
         ),
-        ("6 s stall", sim.Schedule(seconds=40.0, speed=1.0, chunk=2.0, stalls=((15.0, 6.0),))),
+        (
+            "6 s stall (simulated)",
+            sim.Schedule(seconds=40.0, speed=1.0, chunk=2.0, stalls=((15.0, 6.0),)),
+        ),
     ]
 
 

@@ -370,3 +370,35 @@ def test_wakeup_fires_once_when_the_buffer_drains_below_the_high_mark() -> None:
         assert len(calls) == 1 and calls[0] < high
     finally:
         player.close()
+
+
+@pytest.mark.jack
+def test_a_gap_in_delivery_is_heard_as_the_last_bar_looping(jack_server, jack_recorder) -> None:  # type: ignore[no-untyped-def]
+    """Real time, real device: the embedded engine's music stops arriving for a second;
+    the device keeps sounding (no silent 100 ms window from the first sound to the end),
+    the status counts one concealment, and the stream is played again when it returns."""
+    from bridge.audio.simulate import synth
+
+    music = synth(120.0)
+    player = Player(output="system", latency="low")
+    player.start()
+    player.set_bpm(120.0)
+    try:
+        jack_recorder.connect("PortAudio")
+        jack_recorder.clear()
+        feed_seconds(player, music(round(2.5 * RATE)))
+        assert wait_until(lambda: player.stats()["concealment_episodes"] == 1, 3)
+        time.sleep(0.8)  # the gap, covered by the loop
+        assert player.concealing
+        feed_seconds(player, music(RATE))
+        assert wait_until(lambda: not player.concealing, 1)
+        time.sleep(0.3)
+        stats = player.stats()
+    finally:
+        player.close()
+    assert stats["concealment_seconds"] > 0.7
+    heard = jack_recorder.samples().mean(axis=1)
+    start = int(np.argmax(np.abs(heard) > 1e-3))
+    n = (len(heard) - start) // 4800
+    rms = np.sqrt((heard[start : start + n * 4800].reshape(n, 4800) ** 2).mean(axis=1))
+    assert n > 30 and np.all(rms[:-1] > 1e-4), np.flatnonzero(rms <= 1e-4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -158,6 +159,20 @@ def test_midi_moves_the_space_and_a_glide_streams_intermediate_mixes() -> None:
     glide = driver.run([(2.0, Change("space.x", 1.0, glide=1.0))])
     mixes = [e for _, e in glide if isinstance(e, Send) and isinstance(e.update, SetPrompts)]
     assert len(mixes) >= 5  # a glide is heard as many small steps, not one jump
+
+
+def test_an_xy_pad_and_a_relative_encoder_move_the_position() -> None:
+    """The example set's X/Y pad (CC 24/25, absolute) and encoder (CC 26, twos-complement)
+    drive space.x and space.y like any other control."""
+    driver = Driver(Instrument(load_mapping([mappings_dir() / "examples" / "space_set.toml"])))
+    driver.replay()
+    driver.run([(1.0, bytes([0xB0, 24, 0])), (1.0, bytes([0xB0, 25, 127]))])
+    perf = driver.instrument.perf
+    assert perf.position == [0.0, 1.0]
+    assert perf.slots[2].weight == 1.0  # ambient, at (0.1, 0.9), is the nearest
+    driver.run([(2.0, bytes([0xB0, 26, 127]))])  # one tick down: one step of 0.01
+    assert perf.position[1] == pytest.approx(0.99)
+    assert perf.slots[2].weight == 1.0
 
 
 # --- files and check --------------------------------------------------------------------

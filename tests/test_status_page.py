@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from bridge.core.instrument import Instrument, Outcome
 from bridge.core.mapping import MappingSet
 from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
 from bridge.status.server import StatusServer
+from tests.status_rig import StandIn
 
 pytestmark = pytest.mark.anyio
 
@@ -59,14 +59,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Rig:
+class Rig(StandIn):
     """A daemon stand-in made of a real Instrument."""
 
     def __init__(self) -> None:
-        self.instrument = Instrument(MappingSet(performance=SPEC))
-        self.perf = self.instrument.perf
-        self.applied: list[Change] = []
-        self.server: StatusServer | None = None
+        super().__init__(MappingSet(performance=SPEC))
         self.extra: dict[str, Any] = {}  # fields a test adds to (or overrides in) snapshots
 
     def snapshot(self) -> dict[str, Any]:
@@ -86,13 +83,6 @@ class Rig:
             "controllers": {"nanoKONTROL2": True, "MIDImix": False},
             "process": {"cpu_percent": 4.2, "rss_mb": 61.5, "uptime": 12.0},
         }
-
-    def control(self, change: Change) -> Outcome:
-        self.applied.append(change)
-        outcome = self.instrument.apply(change, time.monotonic())
-        assert self.server is not None
-        self.server.notify()
-        return outcome
 
 
 class Cdp:

@@ -11,14 +11,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bridge.config import load_mapping, mappings_dir
-from bridge.core.instrument import Instrument, Outcome
 from bridge.core.types import Change
 from bridge.status.server import StatusServer
+from tests.status_rig import StandIn
 from tests.test_status_page import Cdp, Page, browser, open_page  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.anyio
@@ -30,23 +29,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Rig:
+class Rig(StandIn):
     """A daemon stand-in: the real Instrument, every page change recorded."""
 
+    server: StatusServer
+
     def __init__(self) -> None:
-        self.instrument = Instrument(load_mapping([SET]))
-        self.perf = self.instrument.perf
-        self.applied: list[Change] = []
+        super().__init__(load_mapping([SET]))
         self.server = StatusServer("127.0.0.1", 0, None, self.snapshot, self.control)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"performance": self.perf.snapshot()}
-
-    def control(self, change: Change) -> Outcome:
-        self.applied.append(change)
-        outcome = self.instrument.apply(change, time.monotonic())
-        self.server.notify()
-        return outcome
 
 
 @pytest.fixture

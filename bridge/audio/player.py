@@ -144,7 +144,7 @@ class Player:
         self._clock = clock
         self._bpm: float | None = None
         self._tempo = TempoGuess(self._guessed)
-        self._concealing = False
+        self._logged_episodes = 0
         self._fade = max(0.01, fade)
         self._fade_now = self._fade
         self._gain = float(gain)
@@ -298,8 +298,9 @@ class Player:
             report, self._log_limit = jitter.rate_limited(self._log_limit, now)
             if report:
                 log.warning(
-                    "audio underrun #%d (concealed by a fade)%s; buffer target now %.2f s",
+                    "audio underrun #%d (concealed by %s)%s; buffer target now %.2f s",
                     underruns,
+                    "a loop of the last bar" if self._renderer.concealing else "a fade",
                     f", {held} more since the last report" if held else "",
                     self._level.target,
                 )
@@ -314,19 +315,17 @@ class Player:
         r.high_frames = round(self._level.high_mark * self.rate)
 
     def _log_concealment(self) -> None:
-        concealing = self._renderer.concealing
-        if concealing == self._concealing:
-            return
-        self._concealing = concealing
+        """Say when a concealment is over (its start is the underrun warning). Counted, not
+        sampled: an episode that began and ended between two ticks is reported too."""
         r = self._renderer
-        if concealing:
-            log.warning("audio stream ran dry: looping the last bar (concealment #%d)", r.episodes)
-        else:
-            log.info(
-                "audio stream back after concealment #%d (%.1f s concealed in all)",
-                r.episodes,
-                r.concealed / self.rate,
-            )
+        if r.episodes == self._logged_episodes or r.concealing:
+            return
+        self._logged_episodes = r.episodes
+        log.info(
+            "audio stream back after concealment #%d (%.1f s concealed in all)",
+            r.episodes,
+            r.concealed / self.rate,
+        )
 
     def set_bpm(self, bpm: float | None) -> None:
         """The tempo of the music (None: measure it from the audio); a loop is one bar."""

@@ -227,12 +227,16 @@ def _interactive(args: argparse.Namespace, reader: Any) -> int:
 
 
 def _write(args: argparse.Namespace, port: str, learned: list[Any]) -> int:
-    from bridge.config import check_files
-
     pattern = args.midi_in or port_pattern(port)
     name = args.name or port_pattern(port)
     text = render_profile(name, pattern, learned, _default_texts(), source_port=port)
-    out = Path(args.out)
+    return write_checked(Path(args.out), text, f"{len(learned)} controls")
+
+
+def write_checked(out: Path, text: str, what: str) -> int:
+    """Write a learned file atomically, then check it as ``check`` would (exit code)."""
+    from bridge.config import check_files
+
     tmp = out.with_name(out.name + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -242,7 +246,7 @@ def _write(args: argparse.Namespace, port: str, learned: list[Any]) -> int:
     problems = check_files([out])
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"wrote {out} ({len(learned)} controls)", flush=True)
+    print(f"wrote {out} ({what})", flush=True)
     return 1 if problems else 0
 
 

@@ -13,7 +13,6 @@ finishes early.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -95,22 +94,7 @@ def run_osc(
     if not learned:
         print("nothing learned; no file written", flush=True)
         return 1
-    return _write(Path(args.out), render(learned, f"udp://{host}:{port}"), len(learned))
+    from bridge.commands.learn import write_checked
 
-
-def _write(out: Path, text: str, count: int) -> int:
-    import sys
-
-    from bridge.config import check_files
-
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {out}: {exc.strerror}") from None
-    problems = check_files([out])
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"wrote {out} ({count} OSC bindings)", flush=True)
-    return 1 if problems else 0
+    text = render(learned, f"udp://{host}:{port}")
+    return write_checked(Path(args.out), text, f"{len(learned)} OSC bindings")

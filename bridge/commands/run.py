@@ -60,6 +60,14 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--model", help="model name for the lyria engine (default models/lyria-realtime-exp)")
     a("--api-key-file", help="file holding the API key (must not be readable by others)")
     a("--api-key-env", help="environment variable holding the API key")
+    _midi_arguments(parser)
+    _audio_arguments(parser)
+    _engine_arguments(parser)
+    _service_arguments(parser)
+
+
+def _midi_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--midi-api", choices=["auto", "alsa", "jack"], help="MIDI system (MIDO_BACKEND honored)")
     a(
         "--midi-in",
@@ -74,6 +82,10 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="do not open the virtual 'PromptBridge' MIDI input",
     )
+
+
+def _audio_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--output", help="audio output: index, exact name or substring; 'none' for no device")
     a("--channels", type=_channels, help="output channels, 1-based, e.g. 3,4")
     a("--latency", choices=["low", "balanced", "safe"], help="jitter-buffer preset")
@@ -88,6 +100,10 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a("--conceal-max", type=float, help="seconds a loop may stand in before fading out")
     a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
+
+
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
     a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
     a(
@@ -104,6 +120,10 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
         help="lyria: never rotate sessions (your own `promptbridge serve` has no time cap)",
     )
     magenta_flags.add_arguments(parser)
+
+
+def _service_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
     a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
     a("--status-token", help="token required by the status API (needed off loopback)")

@@ -453,9 +453,7 @@ class Performance(PositionLanes):
             weights={n: self._target_weight(n) for n in range(1, len(self.slots) + 1)},
             texts={n: s.text for n, s in enumerate(self.slots, start=1)},
             glide=old.glide if old else 0.0,
-            position=tuple(self._lane_end(f"space.{a}") for a in self.space.axes)
-            if self.space
-            else None,
+            position=self.heading(),
         )
         if index is None:
             self.scenes.append(scene)
@@ -480,12 +478,8 @@ class Performance(PositionLanes):
 
     def _target_weight(self, number: int) -> float:
         """Where slot ``number`` is heading (a glide's end), else where it is."""
-        return self._lane_end(f"slot.{number}.weight")
-
-    def _lane_end(self, lane: str) -> float:
-        """Where ``lane`` is heading (a glide's end), else where it is."""
-        glide = self.glides.get(lane)
-        return glide.end if glide else self._lane(lane)
+        glide = self.glides.get(f"slot.{number}.weight")
+        return glide.end if glide else self.slots[number - 1].weight
 
     _SIMPLE: ClassVar[dict[str, Callable[[Performance, Change, float], str | None]]] = {
         "playback": _apply_playback,

@@ -66,6 +66,13 @@ class PositionLanes:
                 self.glides.pop(f"slot.{number}.weight", None)  # rule 1
                 self._touch(number)
 
+    def heading(self) -> tuple[float, ...] | None:
+        """Where the position is heading (its glides' ends): what ``scene.store`` keeps."""
+        if self.space is None:
+            return None
+        ends = [self.glides.get(f"space.{axis}") for axis in self.space.axes]
+        return tuple(g.end if g else v for g, v in zip(ends, self.position, strict=True))
+
     def _apply_space(self, target: Target, change: Change, now: float) -> str | None:
         if self.space is None:
             return "no prompt space in this set (add a [space] to the performance)"
