@@ -253,8 +253,10 @@ class Instrument:
         perf = self.perf
         if perf.glides:
             perf.tick(now)
-        out: list[Effect] = [PlayNote(change) for change in self._notes]
-        self._notes.clear()
+        out: list[Effect] = []
+        if self._notes:
+            out.extend(PlayNote(change) for change in self._notes)
+            self._notes.clear()
         updates = self.outbox.step(perf, now)
         if updates:
             self._sends(updates, out)
