@@ -8,7 +8,9 @@ runs, in order:
    and through the baseline bridge, against a fast server and a 5 ms/frame one;
 2. the audio path (bench/audio_path.py): serve → daemon → JACK, idle and under a CPU hog;
 3. start-up to the first sample in the JACK graph (bench/startup.py);
-4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
+4. knob-to-ear (bench/knob_to_ear.py): volume, brightness and mute bass at the sound card,
+   embedded and through serve, beside the bridge as it was before (the baseline);
+5. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
    throughput (bench/core_throughput.py), each in its own process;
 5. never-silent playout (bench/playout.py in simulated time, bench/playout_daemon.py
    through the daemon): silent seconds with adaptive playout and concealment on and off,
@@ -37,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import audio_path
+import knob_to_ear
 import playout
 import staleness
 import startup
@@ -54,12 +57,13 @@ class Plan:
     core_seconds: float
     playout_seconds: float = 600.0
     daemon_playout_seconds: float = 150.0
+    ear_trials: int = 20
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
             core_seconds=2.0)  # fmt: skip
 QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
-             core_seconds=1.0, playout_seconds=60.0)  # fmt: skip
+             core_seconds=1.0, playout_seconds=60.0, ear_trials=5)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,27 @@ def audio_rows(results: list[audio_path.Result]) -> list[Row]:
     return rows
 
 
+def ear_rows(results: list[knob_to_ear.Result]) -> list[Row]:
+    """Median / p95 per control and path; targets on the embedded engine and the local gain."""
+    rows = []
+    for ours in (r for r in results if r.variant == "ours"):
+        base = next((r for r in results if r.variant == "baseline" and
+                     (r.path, r.control) == (ours.path, ours.control)), None)  # fmt: skip
+        target = knob_to_ear.TARGETS_MS[ours.control]
+        judged = ours.path == "embedded" or ours.control == "volume"
+        rows.append(
+            Row(
+                f"Knob-to-ear {ours.control}, {ours.path} (median / p95 of "
+                f"{len(ours.latencies_ms)})",
+                f"{ms(ours.median_ms)} / {ms(ours.p95_ms)}",
+                f"p95 ≤ {target:g} ms" if judged else "",
+                ours.p95_ms <= target if judged else None,
+                f"{ms(base.median_ms)} / {ms(base.p95_ms)}" if base else "",
+            )
+        )
+    return rows
+
+
 def startup_rows(result: dict[str, Any]) -> list[Row]:
     target = startup.TARGET_SECONDS
     return [
@@ -202,24 +227,16 @@ def engine_rows(seconds: float) -> list[Row]:
 
 def core_rows(seconds: float) -> list[Row]:
     full = script("core_throughput.py", "--seconds", f"{seconds:g}")
-    core = script("core_throughput.py", "--seconds", f"{seconds:g}", "--core-only")
-    pattern = r"worst ([\d,]+) msg/s, target ([\d,]+)"
-    found, alone = re.search(pattern, full), re.search(pattern, core)
-    if found is None or alone is None:
-        raise SystemExit(f"core_throughput.py printed no verdict:\n{full}\n{core}")
+    found = re.search(r"worst ([\d,]+) msg/s, target ([\d,]+)", full)
+    if found is None:
+        raise SystemExit(f"core_throughput.py printed no verdict:\n{full}")
     rate, target = (int(g.replace(",", "")) for g in found.groups())
     return [
         Row(
-            "Core throughput: MIDI → mapper → performance → outbox (worst)",
+            "Core throughput: MIDI bytes → instrument → effects, the daemon's path (worst)",
             f"{rate:,} msg/s",
             f"≥ {target:,} msg/s",
             rate >= target,
-        ),
-        Row(
-            "Core throughput: MIDI → mapper only (worst)",
-            f"{int(alone.group(1).replace(',', '')):,} msg/s",
-            "",
-            None,
         ),
     ]
 
@@ -260,6 +277,10 @@ def machine() -> str:
     return f"{names[0] if names else cpu}, {cores} cores, Python {platform.python_version()}"
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 s audio, shorter sweeps")
@@ -269,16 +290,20 @@ def main() -> int:
     started = time.monotonic()
     print(f"PromptBridge benchmarks ({'quick' if args.quick else 'full'} run) on {machine()}")
     with jack_rig():
-        print("1/5 control staleness ...", file=sys.stderr, flush=True)
+        print("1/6 control staleness ...", file=sys.stderr, flush=True)
         sweeps = staleness.measure(plan.sweep_seconds, [0.0, 0.005])
-        print("2/5 audio path ...", file=sys.stderr, flush=True)
+        print("2/6 audio path ...", file=sys.stderr, flush=True)
         audio = audio_path.measure(plan.audio_seconds, ["idle", "hog"])
-        print("3/5 start-up ...", file=sys.stderr, flush=True)
+        print("3/6 start-up ...", file=sys.stderr, flush=True)
         boot = startup.measure(plan.startup_runs)
-    print("4/5 engine and core ...", file=sys.stderr, flush=True)
-    rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
+        print("4/6 knob-to-ear ...", file=sys.stderr, flush=True)
+        ears = knob_to_ear.measure(
+            plan.ear_trials, ["embedded", "serve"], None, knob_to_ear.BASELINE_REF, _progress
+        )
+    print("5/6 engine and core ...", file=sys.stderr, flush=True)
+    rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot) + ear_rows(ears)
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
-    print("5/5 never-silent playout ...", file=sys.stderr, flush=True)
+    print("6/6 never-silent playout ...", file=sys.stderr, flush=True)
     rows += playout_rows(plan.playout_seconds, plan.daemon_playout_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
@@ -292,6 +317,7 @@ def main() -> int:
                     "staleness": [r.as_dict() for r in sweeps],
                     "audio": [r.as_dict() for r in audio],
                     "startup": boot,
+                    "knob_to_ear": [r.as_dict() for r in ears],
                     "rows": [row.__dict__ for row in rows],
                 },
                 indent=1,

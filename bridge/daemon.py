@@ -1,18 +1,19 @@
-"""The daemon: one asyncio loop gluing controllers, the pure core, an engine and the player.
+"""The daemon: a pump between the adapters and the pure instrument. Does I/O.
 
 Theory of operation (see docs/design)::
 
-    MidiHub ──on_midi──▶ Mapper ─▶ [Change] ─▶ apply() ─▶ Performance ─▶ Outbox
-    status API ─────────────────────────────────┘                          │
-    _control_task: Outbox.poll ─▶ Engine.apply (one at a time, in order) ◀─┘
-    _audio_task:   Engine.chunks ─▶ Player.feed, pausing while the jitter buffer is full
-    _files_task:   mapping/rig file changed (or SIGHUP) ─▶ reload, keep the old on error
-    _state_task:   performance snapshot saved atomically a second after it changes
+    MidiHub ──on_midi──▶ Instrument.midi ─┐
+    status API / demo ──apply──▶ Instrument.apply ─▶ Outcome (refusal or clamp, replied)
+    _control_task: Instrument.poll(now) ─▶ [Effect] performed in order:
+        Send ─▶ Engine.apply · SetGain/Fade ─▶ Player · Record ─▶ Player's recorder ·
+        Feedback ─▶ MidiHub.send · SaveState ─▶ a worker thread · StatusChanged ─▶ push
+      then sleeps until Instrument.next_deadline() or the next input
+    _audio_task:   Engine.chunks ─▶ Player.feed, waiting for the player's wake-up when full
+    _files_task:   inotify (watchfiles) on the mapping and rig files, or SIGHUP ─▶ reload
 
-Every input (MIDI, status API, the demo script) goes through ``apply()``, the one place
-where a Change touches the performance. The daemon owns no protocol or DSP logic: it only
-moves values between the parts, so each part stays testable alone. It does I/O only
-through the adapters it is given (``Parts``).
+Every decision (what to send, which gain, when to save) is the instrument's; the daemon
+only moves values between it and the adapters (``Parts``), so each part stays testable
+alone and tests drive the very same instrument (``bridge.core.drive``).
 """
 
 from __future__ import annotations
@@ -20,75 +21,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import resource
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.config import load_mapping
-from bridge.core.mapper import Mapper
+from bridge.core.instrument import (
+    Effect,
+    Fade,
+    Feedback,
+    Instrument,
+    Outcome,
+    PlayNote,
+    Record,
+    SaveState,
+    Send,
+    SetGain,
+    StatusChanged,
+)
 from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
-from bridge.core.types import (
-    AudioChunk,
-    Change,
-    ChangeValue,
-    Control,
-    MidiEvent,
-    PerformanceSpec,
-    Playback,
-    Update,
-)
-from bridge.engines.base import Engine
+from bridge.core.share import WireDelay, bridge_share
+from bridge.core.types import Change, ChangeValue, MidiEvent
+from bridge.engines import supports_of
+from bridge.engines.base import Engine, NoteSink
 from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
+from bridge.parts import (
+    Counters,
+    Parts,
+    describe,
+    no_controllers,
+    process_stats,
+    recording_path,
+)
 from bridge.rig import RigSettings, load_rig
 from bridge.state import load_snapshot, save_snapshot
 
 log = logging.getLogger("promptbridge")
-
-
-class PlayerLike(Protocol):
-    """What the daemon needs of the audio player (bridge.audio.player.Player)."""
-
-    gain: float
-
-    def feed(self, chunk: AudioChunk) -> None: ...
-    def wants_more(self) -> bool: ...
-    def stats(self) -> dict[str, Any]: ...
-    def fade_out(self, seconds: float = ...) -> None: ...
-    def fade_in(self, seconds: float = ...) -> None: ...
-    def close(self) -> None: ...
-    def start(self) -> None: ...
-    def flush(self) -> None: ...
-    def start_recording(self, path: str | Path) -> None: ...
-    def stop_recording(self) -> None: ...
-
-
-@dataclass
-class Parts:
-    """The adapters a daemon drives; built by ``bridge.commands.run`` (tests build their own)."""
-
-    engine: Engine
-    player: PlayerLike
-    hub: Any = None  # bridge.io.midi.MidiHub, or None without MIDI
-    recorder: Any = None  # bridge.audio.recorder.Recorder, or None
-    status: Any = None  # bridge.status.server.StatusServer factory, or None
-
-
-@dataclass
-class Counters:
-    changes: int = 0
-    updates: int = 0
-    reloads: int = 0
-    reload_errors: int = 0
-    chunks: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 class Daemon:
@@ -102,57 +75,69 @@ class Daemon:
         *,
         rig_path: Path | None = None,
         state_path: Path | None = None,
+        fresh: bool = False,
         clock: Callable[[], float] = time.monotonic,
         notifier: Notifier | None = None,
         outbox_interval: float = 0.05,
     ) -> None:
         self.settings = settings
-        self.mapping = mapping
         self.parts = parts
         self.rig_path = rig_path
         self.state_path = state_path
+        self.fresh = fresh
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.perf = Performance(mapping.performance)
-        self.mapper = Mapper(mapping)
-        self.outbox = Outbox(interval=outbox_interval)
+        # an engine that ignores bpm/scale (magenta) must not get a RESET_CONTEXT for them
+        outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
+        self.instrument = Instrument(mapping, rig_gain=settings.gain, outbox=outbox)
         self.counters = Counters()
+        self.wire_delay = WireDelay()  # knob-to-wire, for the status (core/share)
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._dirty_since: float | None = None
+        self._engine_up = False  # wire updates before the engine started are replayed
+        self.started = asyncio.Event()  # set once the engine is up and the state replayed
         self._ready = False
-        self._mtimes = self._watched_mtimes()
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
+        self._midi_problem: str | None = None  # why there are no controllers (status page)
+        self._osc_server: Any = None
+
+    @property
+    def mapping(self) -> MappingSet:
+        return self.instrument.mapping
+
+    @property
+    def perf(self) -> Performance:
+        return self.instrument.perf
 
     # --- inputs ------------------------------------------------------------------------
     def on_midi(self, event: MidiEvent) -> None:
         """A MIDI event from any controller (called on the loop)."""
-        for change in self.mapper.handle(event, self.clock(), self.perf.get):
-            self.apply(change)
-
-    def apply(self, change: Change) -> None:
-        """Apply one Change from any input: performance, local audio, outbox, observers."""
         now = self.clock()
-        self.perf.apply(change, now)
-        self.counters.changes += 1
-        if change.target == "scene.recall":
-            self.mapper.rearm()  # knobs must not jump the recalled scene
-        elif change.target == "master_volume" and isinstance(change.value, int | float):
-            self.parts.player.gain = float(change.value)
-        elif change.target == "record":
-            self._record()
-        # the outbox syncs once per control-task wake (set below), not once per change
-        self._dirty_since = self._dirty_since or now
+        changes = self.instrument.midi(event, now)
+        if changes:
+            self.wire_delay.input(now)
+        for change in changes:
+            self._observe(change)
+        self._wake.set()
+
+    def apply(self, change: Change) -> Outcome:
+        """Apply one Change from any input; the Outcome says if it was refused or clamped."""
+        now = self.clock()
+        outcome = self.instrument.apply(change, now)
+        if outcome.refused is None:
+            self.wire_delay.input(now)
+            self._observe(change)
+        self._wake.set()
+        return outcome
+
+    def _observe(self, change: Change) -> None:
         for observer in self.on_change:
             observer(change)
-        self._wake.set()
-        if self._status_server is not None:
-            self._status_server.notify()
 
     def current(self, target: str) -> ChangeValue:
-        return self.perf.get(target)
+        return self.instrument.current(target)
 
     # --- lifecycle ---------------------------------------------------------------------
     def stop(self) -> None:
@@ -164,32 +149,45 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         self._restore_state()
-        engine = self.parts.engine
         await asyncio.to_thread(self.parts.player.start)
+        if self.parts.recorder is not None:
+            self.instrument.recording_started()  # --record: shown, and a control stops it
         # Inputs before the engine: a model server slow to answer setup (up to 10 s) must
         # not leave the knobs and the status page dead; what they change is replayed below.
         midi = asyncio.create_task(self._midi_task(loop), name="midi")
+        control = asyncio.create_task(self._control_task(), name="control")
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
-        await engine.start()
-        log.info("engine %s started", engine.name)
-        for update in self.outbox.replay(self.perf):
-            await engine.apply(update)
-        self.outbox.sync(self.perf, self.clock())
-        self.outbox.poll(self.clock())  # the replay already sent the current state
-        if self.parts.recorder is not None:
-            self.perf.recording = True  # --record: the status shows it, a control stops it
+        if self.parts.osc is not None:
+            self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
+            await self._osc_server.start()
+        await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
         self._tasks = [
-            asyncio.create_task(self._control_task(), name="control"),
+            control,
             asyncio.create_task(self._audio_task(), name="audio"),
             asyncio.create_task(self._files_task(), name="files"),
-            asyncio.create_task(self._state_task(), name="state"),
             asyncio.create_task(self._watchdog_task(), name="watchdog"),
             midi,
         ]
+        code = await self._until_stopped()
+        await self._shutdown()
+        return code
+
+    async def _start_engine(self) -> None:
+        engine = self.parts.engine
+        engine.on_news(self._engine_news)
+        await engine.start()
+        log.info("engine %s started", engine.name)
+        self._engine_up = True
+        for effect in self.instrument.replay(self.clock()):
+            await self._perform(effect)
+        self._wake.set()
+        self.started.set()
+
+    async def _until_stopped(self) -> int:
         failed = asyncio.create_task(self._first_failure())
         await asyncio.wait(
             [failed, asyncio.create_task(self._stopping.wait())],
@@ -200,7 +198,6 @@ class Daemon:
             log.error("stopping: %s", failed.result())
             code = 1
         failed.cancel()
-        await self._shutdown()
         return code
 
     async def _first_failure(self) -> BaseException | None:
@@ -228,9 +225,12 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        player.set_wakeup(None)  # the loop is about to go: the audio thread must not call it
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
+        if self._osc_server is not None:
+            closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
         results = await asyncio.gather(
@@ -242,7 +242,7 @@ class Daemon:
         if self.parts.recorder is not None:
             with contextlib.suppress(Exception):
                 self.parts.recorder.close()
-        self._save_state()
+        self._write_state(self.perf.snapshot())
         log.info("stopped in %.2f s", self.clock() - started)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -253,41 +253,91 @@ class Daemon:
             loop.add_signal_handler(signal.SIGINT, self.stop)
             loop.add_signal_handler(signal.SIGHUP, self.reload)
 
-    # --- tasks -------------------------------------------------------------------------
+    # --- the pump ----------------------------------------------------------------------
     async def _control_task(self) -> None:
-        """Outbox → engine, in order; glides ticked; feedback sent; sleeps until a deadline."""
-        engine = self.parts.engine
+        """Perform the instrument's effects, then sleep until its deadline or an input."""
         while not self._stopping.is_set():
-            now = self.clock()
-            self.perf.tick(now)
-            self.outbox.sync(self.perf, now)
-            updates = self.outbox.poll(now)
-            for update in updates:
-                self._local_playback(update)
-                await engine.apply(update)
-                self.counters.updates += 1
-            if updates and self._status_server is not None:
-                self._status_server.notify()  # glides move weights with no Change
-            self._send_feedback()
-            deadlines = [d for d in (self.perf.next_deadline(), self.outbox.next_deadline()) if d]
-            timeout = max(0.0, min(deadlines) - self.clock()) if deadlines else None
             self._wake.clear()
+            effects = self.instrument.poll(self.clock())
+            for effect in effects:
+                await self._perform(effect)
+            if any(isinstance(e, Send) for e in effects):
+                self.wire_delay.sent(self.clock())
+            elif self.instrument.outbox.next_deadline() is None:
+                self.wire_delay.idle()  # a local-only change: nothing goes on the wire
+            deadline = self.instrument.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _local_playback(self, update: Update) -> None:
-        """Fade the local buffer with the model's playback: no clicks, and a pause is heard now."""
-        if not isinstance(update, Control):
-            return
+    async def _perform(self, effect: Effect) -> None:
+        """Do what one effect says, through the adapter it names."""
         player = self.parts.player
-        if update.action is Playback.PLAY:
+        if isinstance(effect, Send):
+            if self._engine_up:  # before that, the replay will carry the state
+                await self.parts.engine.apply(effect.update)
+        elif isinstance(effect, PlayNote):
+            if self._engine_up and isinstance(self.parts.engine, NoteSink):
+                self.parts.engine.apply_note(effect.change)  # a key: never coalesced
+        elif isinstance(effect, SetGain):
+            player.gain = effect.gain
+        elif isinstance(effect, Fade):
+            self._fade(effect)
+        elif isinstance(effect, Feedback):
+            self._feedback(effect)
+        elif isinstance(effect, Record):
+            self._record(effect.on)
+        elif isinstance(effect, SaveState):
+            # write + fsync take milliseconds on an SD card: never on the loop
+            self._background(asyncio.to_thread(self._write_state, effect.snapshot))
+        elif isinstance(effect, StatusChanged):
+            for server in (self._status_server, self._osc_server):
+                if server is not None:
+                    server.notify()
+
+    def _fade(self, fade: Fade) -> None:
+        """A pause is heard now, without a click; a stop also drops what is buffered."""
+        player = self.parts.player
+        if fade.direction == "in":
             player.fade_in()
-        elif update.action is Playback.PAUSE:
-            player.fade_out()
-        elif update.action is Playback.STOP:
-            player.fade_out()
+            return
+        player.fade_out()
+        if fade.flush:
             player.flush()
 
+    def _feedback(self, effect: Feedback) -> None:
+        hub = self.parts.hub
+        if hub is not None:
+            with contextlib.suppress(BridgeError, OSError):  # a controller just unplugged
+                hub.send(effect.controller, effect.event)
+
+    def _record(self, on: bool) -> None:
+        """Start or stop the player's recording as the instrument says."""
+        player = self.parts.player
+        if not on:
+            # Joining the writer thread may take a moment: never on the loop.
+            self._background(asyncio.to_thread(player.stop_recording))
+            log.info("recording stopped")
+            return
+        path = recording_path(self.settings.record)
+        try:
+            player.start_recording(path)
+        except (BridgeError, OSError) as exc:
+            log.error("cannot record to %s: %s", path, exc)
+            self.instrument.recording_stopped(self.clock())
+            return
+        log.info("recording to %s", path)
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        if task in self._tasks and task.done() and task.exception() is None:
+            self._tasks.remove(task)
+
+    # --- adapters' tasks ---------------------------------------------------------------
     async def _midi_task(self, loop: asyncio.AbstractEventLoop) -> None:
         """Open the controllers beside the audio (opening JACK/ALSA clients takes a while)."""
         hub = self.parts.hub
@@ -299,11 +349,21 @@ class Daemon:
             # A rig without a MIDI system still plays its saved state and obeys the
             # status API; the performer sees why the knobs are dead.
             log.error("MIDI unavailable, continuing without controllers: %s", exc)
+            self._midi_problem = f"MIDI unavailable: {exc}"
             self.parts.hub = None
+            self._wake.set()
 
     async def _audio_task(self) -> None:
-        """Engine chunks → player; the player's high mark is the backpressure."""
+        """Engine chunks → player; the player's high mark is the backpressure, and its
+        wake-up (from the audio thread) says when it wants more: no polling."""
         player = self.parts.player
+        room = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # runs on the audio thread
+            loop.call_soon_threadsafe(room.set)
+
+        player.set_wakeup(wake)
         async for chunk in self.parts.engine.chunks():
             player.feed(chunk)
             self.counters.chunks += 1
@@ -311,44 +371,37 @@ class Daemon:
                 self._ready = True
                 self.notifier.ready(f"streaming from {self.parts.engine.name}")
                 log.info("audio flowing (%s engine)", self.parts.engine.name)
-            while not player.wants_more() and not self._stopping.is_set():
-                await asyncio.sleep(0.01)
+            self._engine_news()
+            while not self._stopping.is_set():
+                room.clear()  # before asking: a wake-up after the answer is not lost
+                if player.wants_more():
+                    break
+                await room.wait()
 
-    async def _files_task(self) -> None:
-        """Reload when a mapping or the rig file changes on disk (polled: works everywhere)."""
-        while not self._stopping.is_set():
-            await asyncio.sleep(0.5)
-            mtimes = self._watched_mtimes()
-            if mtimes != self._mtimes:
-                self._mtimes = mtimes
-                self.reload()
-
-    async def _state_task(self) -> None:
-        while not self._stopping.is_set():
-            await asyncio.sleep(0.5)
-            if self._dirty_since is not None and self.clock() - self._dirty_since >= 1.0:
-                # write + fsync take milliseconds on an SD card: never on the loop
-                self._dirty_since = None
-                await asyncio.to_thread(self._write_state, self.perf.snapshot())
-            self._sync_filtered()
-            self._sync_recording()
-
-    def _sync_recording(self) -> None:
-        """A recording the player had to stop (disk full) is shown as stopped."""
-        if not self.perf.recording:
-            return
-        stats = self.parts.player.stats()
-        if stats.get("record_error"):
-            self.perf.recording = False
-            if self._status_server is not None:
-                self._status_server.notify()
-
-    def _sync_filtered(self) -> None:
-        """Prompts the model filtered are shown in the status (the engine never resends them)."""
+    def _engine_news(self) -> None:
+        """What the engine and player learnt on their own: filtered prompts, a dead disk."""
+        now = self.clock()
         for item in self.parts.engine.status().get("filtered_prompts", ()):
             text = item.get("text") if isinstance(item, dict) else None
-            if text and text.strip() not in self.perf.filtered:
-                self.perf.mark_filtered(text)
+            if text:
+                self.instrument.mark_filtered(text, now)
+        if self.perf.recording and self.parts.player.stats().get("record_error"):
+            self.instrument.recording_stopped(now)
+        self._wake.set()
+
+    async def _files_task(self) -> None:
+        """Reload when a mapping or the rig file changes on disk (inotify via watchfiles)."""
+        from watchfiles import awatch
+
+        while not self._stopping.is_set():
+            watched = {p.resolve() for p in self._watched()}
+            folders = {str(p.parent) for p in watched if p.parent.is_dir()}
+            if not folders:
+                return
+            async for changes in awatch(*folders, stop_event=self._stopping, step=50):
+                if any(Path(path).resolve() in watched for _, path in changes):
+                    self.reload()
+                    break  # the set of files may have changed: watch again
 
     async def _watchdog_task(self) -> None:
         interval = self.notifier.watchdog_interval
@@ -358,19 +411,12 @@ class Daemon:
             self.notifier.watchdog()  # proves the loop itself is alive, not just the process
             await asyncio.sleep(interval)
 
-    # --- reload, feedback, state --------------------------------------------------------
+    # --- reload, controllers, state -----------------------------------------------------
     def _watched(self) -> list[Path]:
         files = list(self.mapping.files)
         if self.rig_path is not None:
             files.append(self.rig_path)
         return files
-
-    def _watched_mtimes(self) -> dict[Path, float]:
-        mtimes: dict[Path, float] = {}
-        for path in self._watched():
-            with contextlib.suppress(OSError):
-                mtimes[path] = path.stat().st_mtime_ns
-        return mtimes
 
     def reload(self) -> bool:
         """Reload the mapping files; on any error log every problem and keep the old one."""
@@ -379,75 +425,36 @@ class Daemon:
             if self.rig_path is not None:
                 load_rig(self.rig_path)  # validated; device settings apply on restart
             mapping = load_mapping(paths) if paths else self.mapping
+            check_engine(mapping, self.parts.engine)
         except ConfigError as exc:
             self.counters.reload_errors += 1
             for problem in exc.problems:
                 log.error("reload failed, previous mapping kept: %s", problem)
             return False
-        snapshot = carry_over(self.perf.snapshot(), self.mapping.performance, mapping.performance)
-        self.mapping = mapping
-        self.mapper = Mapper(mapping)
-        self.perf = Performance(mapping.performance)
-        self.perf.restore(snapshot)
-        self.mapper.rearm()
-        self.outbox.sync(self.perf, self.clock())
+        self.instrument.reload(mapping, self.clock())
         self.counters.reloads += 1
-        self._mtimes = self._watched_mtimes()
         log.info("mapping reloaded from %s", ", ".join(str(p) for p in paths) or "defaults")
         self._wake.set()
         return True
 
     def _on_controller(self, name: str, present: bool) -> None:
+        self.instrument.controller(name, present)
         if present:
             log.info("controller %s connected", name)
-            self.mapper.resend_feedback(name)
             self._wake.set()
         else:
             log.warning("controller %s disconnected; waiting for it to come back", name)
 
-    def _send_feedback(self) -> None:
-        hub = self.parts.hub
-        if hub is None:
-            return
-        for controller, message in self.mapper.feedback(self.perf.get):
-            with contextlib.suppress(BridgeError, OSError):
-                hub.send(controller, message)
-
-    def _record(self) -> None:
-        """Make the player's recording follow the performance's record flag."""
-        player = self.parts.player
-        stats = player.stats()
-        active = stats.get("recording") is not None and not stats.get("record_error")
-        if self.perf.recording and not active:
-            path = recording_path(self.settings.record)
-            try:
-                player.start_recording(path)
-            except (BridgeError, OSError) as exc:
-                log.error("cannot record to %s: %s", path, exc)
-                self.perf.recording = False
-                return
-            log.info("recording to %s", path)
-        elif not self.perf.recording and active:
-            # Joining the writer thread may take a moment: never on the loop.
-            self._background(asyncio.to_thread(player.stop_recording))
-            log.info("recording stopped")
-
-    def _background(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.append(task)
-
     def _restore_state(self) -> None:
         if self.state_path is None:
             return
+        if self.fresh:
+            log.info("--fresh: starting from the mapping, not from %s", self.state_path)
+            return
         snapshot = load_snapshot(self.state_path)
         if snapshot:
-            self.perf.restore(snapshot)
-            self.mapper.rearm()
-            log.info("restored prompts, config and scene from %s", self.state_path)
-
-    def _save_state(self) -> None:
-        self._dirty_since = None
-        self._write_state(self.perf.snapshot())
+            self.instrument.restore(snapshot)
+            log.info("restored from %s: %s", self.state_path, describe(self.perf))
 
     def _write_state(self, snapshot: dict[str, Any]) -> None:
         """Write a snapshot taken on the loop (this part may run in a worker thread)."""
@@ -462,16 +469,24 @@ class Daemon:
     def snapshot(self) -> dict[str, Any]:
         """Everything the status API shows (never a secret)."""
         hub = self.parts.hub
+        counts = self.instrument.counters
+        audio = self.parts.player.stats()
         return {
             "performance": self.perf.snapshot(),
             "engine": self.parts.engine.status(),
-            "audio": self.parts.player.stats(),
+            "audio": audio,
+            "latency": bridge_share(self.wire_delay.figures(), audio),
             "controllers": hub.present() if hub is not None else {},
-            "bank": self.mapper.bank,
-            "outbox": {"silenced": self.outbox.silenced, "wire": self.outbox.wire_state},
+            "controllers_reason": no_controllers(self.mapping, hub, self._midi_problem),
+            "bank": self.instrument.mapper.bank,
+            "outbox": {
+                "silenced": self.instrument.outbox.silenced,
+                "wire": self.instrument.outbox.wire_state,
+            },
             "counters": {
-                "changes": self.counters.changes,
-                "updates": self.counters.updates,
+                "changes": counts.changes,
+                "refused": counts.refused,
+                "updates": counts.updates,
                 "chunks": self.counters.chunks,
                 "reloads": self.counters.reloads,
                 "reload_errors": self.counters.reload_errors,
@@ -480,49 +495,10 @@ class Daemon:
         }
 
 
-def recording_path(configured: str | None, now: float | None = None) -> Path:
-    """Where a recording started from a control goes: beside ``--record``'s file, or in
-    the XDG data directory, named by the time it started (never overwriting a set)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    if configured:
-        base = Path(configured).expanduser()
-        return base.with_name(f"{base.stem}-{stamp}{base.suffix or '.wav'}")
-    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    folder = Path(root) / "promptbridge" / "recordings"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"set-{stamp}.wav"
+def check_engine(mapping: MappingSet, engine: Engine) -> None:
+    """Raise ConfigError when ``mapping`` has bindings ``engine`` cannot play (notes)."""
+    from bridge.config.engine_check import engine_problems
 
-
-def carry_over(
-    snapshot: dict[str, Any], old: PerformanceSpec, new: PerformanceSpec
-) -> dict[str, Any]:
-    """After a reload, keep the running state (weights, config, playback, scene) but take
-    every slot text the file itself changed; slots the file added start as written."""
-    merged = dict(snapshot)
-    slots = []
-    for item in snapshot.get("slots") or []:
-        number = item.get("slot") if isinstance(item, dict) else None
-        if not isinstance(number, int) or not 1 <= number <= len(new.slots):
-            continue
-        item = dict(item)
-        new_text = new.slots[number - 1].text
-        if number > len(old.slots) or old.slots[number - 1].text != new_text:
-            item["text"] = new_text
-        slots.append(item)
-    merged["slots"] = slots
-    return merged
-
-
-def process_stats(started: float) -> dict[str, float]:
-    """CPU (as % of one core since start) and resident memory, from the kernel's counters."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    elapsed = max(1e-6, time.monotonic() - started)
-    rss_mb = 0.0
-    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
-        rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    return {
-        "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / elapsed, 1),
-        "rss_mb": round(rss_mb, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "uptime": round(elapsed, 1),
-    }
+    problems = engine_problems(mapping, engine.name, supports_of(engine))
+    if problems:
+        raise ConfigError(problems)

@@ -1,11 +1,9 @@
-"""Helpers for the mapper tests: a mapping from TOML text and a plain-dict target state."""
+"""Helpers for the mapper tests: a mapping from TOML text driving the real Instrument."""
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from bridge.config import loads
-from bridge.core.mapper import Mapper
+from bridge.core.instrument import Instrument
 from bridge.core.types import Change, ChangeValue, MidiEvent
 
 HEAD = """
@@ -34,38 +32,15 @@ weights = { 2 = 1.0 }
 """
 
 
-class State:
-    """Target values in a dict, set verbatim by Changes (the mapper's ``current``)."""
-
-    def __init__(self, mapper: Mapper) -> None:
-        perf = mapper.mapping.performance
-        self.values: dict[str, ChangeValue] = {
-            "playback": "stop",
-            "scene.recall": None,
-            "crossfader": perf.crossfader,
-            "master_volume": 1.0,
-            "record": False,
-        }
-        for n, slot in enumerate(perf.slots, start=1):
-            self.values[f"slot.{n}.weight"] = slot.weight
-            self.values[f"slot.{n}.text"] = slot.text
-        for f in fields(perf.config):
-            self.values[f"config.{f.name}"] = getattr(perf.config, f.name)
-
-    def get(self, target: str) -> ChangeValue:
-        return self.values.get(target)
-
-    def apply(self, changes: list[Change]) -> None:
-        for c in changes:
-            self.values[c.target] = c.value
-
-
 class Rig:
-    """A mapper, its state and a clock: ``send`` feeds events and applies the changes."""
+    """The daemon's own Instrument and a clock: ``send`` feeds events, returns the Changes.
+
+    The Changes go into the real Performance (clamped, validated, glided), so what the
+    mapper reads back through ``current`` is what a running daemon would hold."""
 
     def __init__(self, binds: str, head: str = HEAD) -> None:
-        self.mapper = Mapper(loads(head + binds))
-        self.state = State(self.mapper)
+        self.instrument = Instrument(loads(head + binds))
+        self.mapper = self.instrument.mapper
         self.now = 0.0
 
     def send(self, *events: MidiEvent, dt: float = 0.01, port: str = "C") -> list[Change]:
@@ -73,13 +48,16 @@ class Rig:
         for ev in events:
             self.now += dt
             ev = MidiEvent(ev.kind, ev.channel, ev.number, ev.value, port, self.now)
-            changes = self.mapper.handle(ev, self.now, self.state.get)
-            self.state.apply(changes)
-            out.extend(changes)
+            out.extend(self.instrument.midi(ev, self.now))
         return out
 
     def __getitem__(self, target: str) -> ChangeValue:
-        return self.state.get(target)
+        return self.instrument.current(target)
+
+    def set(self, target: str, value: ChangeValue) -> None:
+        """Move a target from elsewhere (a scene, the status API, another knob)."""
+        outcome = self.instrument.apply(Change(target, value, source="test"), self.now)
+        assert outcome.refused is None and outcome.note is None, outcome
 
 
 def cc(n: int, v: int, ch: int = 0) -> MidiEvent:

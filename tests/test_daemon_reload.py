@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bridge.core.instrument import carry_over
 from bridge.core.performance import Performance
 from bridge.core.types import Change, PerformanceSpec, SlotSpec
-from bridge.daemon import carry_over
 
 OLD = PerformanceSpec(slots=(SlotSpec("techno", 1.0), SlotSpec("ambient"), SlotSpec("jazz")))
 

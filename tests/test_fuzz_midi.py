@@ -1,10 +1,10 @@
 """Random bytes as MIDI, through the whole pure path of the daemon: never a crash.
 
 Raw byte strings (random, truncated channel messages, sysex with and without its end
-byte, data bytes with the high bit set, running-status fragments) go through the MIDI
-adapter's ``parse`` (what the rtmidi reader thread calls), then every shipped profile's
-mapper, the performance, the outbox and the wire codec: whatever comes out must encode
-as a valid client frame. No I/O (the adapter's ``parse`` touches no port).
+byte, data bytes with the high bit set, running-status fragments) go through the one MIDI
+parser and the daemon's own Instrument with every shipped profile (driven as the daemon
+drives it, bridge.core.drive), then the wire codec: whatever comes out must encode as a
+valid client frame. No I/O.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.config import load_mapping, mappings_dir, shipped
-from bridge.core.mapper import Mapper
+from bridge.core.drive import Driver
+from bridge.core.instrument import Instrument, Send
 from bridge.core.mapping import MappingSet
-from bridge.core.outbox import Outbox
-from bridge.core.performance import Performance
-from bridge.io.midi import parse
+from bridge.core.midi import parse
 from bridge.protocol import codec
 
 PROFILES = [*shipped(), "examples/techno_set"]
@@ -55,31 +54,14 @@ def test_random_midi_bytes_never_crash_and_only_valid_frames_go_out(
     and performance take the rest, and every update the outbox emits encodes to a valid
     one-key JSON frame (no exception anywhere)."""
     m = mapping(profile)
-    mapper, perf, outbox = Mapper(m), Performance(m.performance), Outbox()
-    port = m.controllers[0].name if m.controllers else ""
-    now = 0.0
-    for raw in stream:
-        now += 0.013
-        event = parse(raw, port, now)
-        if event is None:
-            continue
-        for change in mapper.handle(event, now, perf.get):
-            perf.apply(change, now)
-        perf.tick(now)
-        outbox.sync(perf, now)
-        for update in outbox.poll(now):
-            frame = json.loads(codec.encode_update(update))
+    driver = Driver(Instrument(m), port=m.controllers[0].name if m.controllers else "")
+    timed = driver.run([(0.013 * (n + 1), bytes(raw)) for n, raw in enumerate(stream)])
+    for _, effect in timed:
+        if isinstance(effect, Send):
+            frame = json.loads(codec.encode_update(effect.update))
             assert len(frame) == 1
-    # after the stream, the wire converges: glides end, nothing is left stuck in the outbox
-    for _ in range(600):
-        now += 0.05
-        perf.tick(now)
-        outbox.sync(perf, now)
-        for update in outbox.poll(now):
-            json.loads(codec.encode_update(update))
-        if outbox.next_deadline() is None and perf.next_deadline() is None:
-            break
-    assert outbox.next_deadline() is None and perf.next_deadline() is None
+    # after the stream, the wire converges: glides end, nothing is left stuck (run settles)
+    assert driver.instrument.next_deadline() is None
 
 
 def test_parse_drops_malformed_bytes_but_reads_a_following_good_message() -> None:

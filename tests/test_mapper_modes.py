@@ -58,7 +58,7 @@ K = 9.0
 def test_transform_table(extra: str, raw: float, expected: float) -> None:
     """Input range, output range, invert, curves, breakpoints, steps and deadzone."""
     rig = Rig(f'[[bind]]\ncc = 1\ntarget = "slot.1.weight"\ntakeover = "immediate"\n{extra}\n')
-    rig.state.values["slot.1.weight"] = -1.0  # so every value is a change
+    rig.set("slot.1.weight", 0.123)  # so every value is a change
     rig.mapper.rearm()
     from bridge.core import transform
 
@@ -84,7 +84,7 @@ def test_int_targets_are_rounded_and_enum_targets_pick_by_zone() -> None:
 def test_auto_position_at_the_low_end() -> None:
     """With auto = "low", the bottom of the knob means auto (None); the rest is the range."""
     rig = Rig('[[bind]]\ncc = 1\ntarget = "config.density"\nauto = "low"\n')
-    rig.state.values["config.density"] = 0.5
+    rig.set("config.density", 0.5)
     assert rig.send(cc(1, 63), cc(1, 64)) and rig["config.density"] == pytest.approx(64 / 127)
     assert one(rig, cc(1, 0)) is None
     # From auto the knob applies at once (there is no value to pick up).
@@ -154,7 +154,7 @@ def test_relative_clamps_at_the_ends_and_int_targets_move_at_least_one() -> None
     )
     rig.send(cc(1, 65), cc(1, 65), cc(1, 65))
     assert rig["crossfader"] == 1.0
-    rig.state.values["config.bpm"] = 120
+    rig.set("config.bpm", 120)
     assert one(rig, cc(2, 65)) == 121
     assert one(rig, cc(2, 63)) == 120
 
@@ -203,7 +203,7 @@ def test_pitchbend_centre_deadzone_and_aftertouch() -> None:
         '[[bind]]\npitchbend = true\ntarget = "crossfader"\ndeadzone = 0.05\n'
         '[[bind]]\naftertouch = true\ntarget = "master_volume"\n'
     )
-    rig.state.values["crossfader"] = 0.0
+    rig.set("crossfader", 0.0)
     assert one(rig, MidiEvent("pitchbend", 0, 0, 8192 + 300)) == 0.5
     assert one(rig, MidiEvent("pitchbend", 0, 0, 16383)) == 1.0
     assert one(rig, MidiEvent("aftertouch", 0, 0, 64)) == pytest.approx(64 / 127)

@@ -11,7 +11,7 @@ from bridge.core.types import MidiEvent
 
 def fader(takeover: str) -> Rig:
     rig = Rig(f'[[bind]]\ncc = 1\ntarget = "slot.1.weight"\ntakeover = "{takeover}"\n')
-    rig.state.values["slot.1.weight"] = 1.0
+    rig.set("slot.1.weight", 1.0)
     return rig
 
 
@@ -70,7 +70,7 @@ def test_something_else_moving_the_target_rearms_pickup() -> None:
     rig = fader("pickup")
     rig.send(cc(1, 64), cc(1, 70))
     assert rig["slot.1.weight"] == pytest.approx(w(70))
-    rig.state.values["slot.1.weight"] = 0.2  # moved by a scene, the API, another knob
+    rig.set("slot.1.weight", 0.2)  # moved by a scene, the API, another knob
     assert rig.send(cc(1, 72)) == []
     assert rig["slot.1.weight"] == 0.2
     rig.send(cc(1, 0))  # crosses 0.2 on the way down
@@ -141,7 +141,7 @@ feedback = true
 
 
 def sent(rig: Rig) -> list[tuple[str, MidiEvent]]:
-    return rig.mapper.feedback(rig.state.get)
+    return rig.mapper.feedback(rig.instrument.current)
 
 
 def test_feedback_renders_every_target_then_only_changes() -> None:
@@ -156,8 +156,8 @@ def test_feedback_renders_every_target_then_only_changes() -> None:
     }
     assert sent(rig) == []  # duplicates suppressed
     rig.send(note(39), cc(1, 127), note(36))
-    rig.state.values["scene.recall"] = "two"
-    rig.state.values["playback"] = "play"
+    rig.set("scene.recall", "two")
+    rig.set("playback", "play")
     again = {(m.kind, m.channel, m.number): m.value for _, m in sent(rig)}
     assert again == {
         ("note_on", 0, 39): 127,
@@ -171,7 +171,7 @@ def test_feedback_renders_every_target_then_only_changes() -> None:
 def test_ring_position_follows_the_value() -> None:
     """A ring shows the target's position scaled into its range (weight 1.0 of 0..2 → 7)."""
     rig = Rig(FEEDBACK)
-    rig.state.values["slot.1.weight"] = 1.0
+    rig.set("slot.1.weight", 1.0)
     ring = [m for _, m in sent(rig) if m.kind == "cc"]
     assert [m.value for m in ring] == [7]  # the middle of 0..2 is the middle of 1..13
 
@@ -192,7 +192,7 @@ def test_feedback_follows_the_active_bank() -> None:
         '[[bind]]\ncc = 1\nbank = 2\ntarget = "slot.2.weight"\nfeedback = true\n'
         '[[bind]]\nnote = 2\ntarget = "bank"\nvalue = 2\n'
     )
-    rig.state.values["slot.1.weight"] = 2.0
+    rig.set("slot.1.weight", 2.0)
     assert [m.value for _, m in sent(rig)] == [127]
     rig.send(note(2))
     assert [m.value for _, m in sent(rig)] == [0]

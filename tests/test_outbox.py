@@ -14,6 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge.core.drive import Driver
+from bridge.core.instrument import Instrument, Send
+from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.types import (
@@ -47,27 +50,17 @@ def run(
     perf: Performance | None = None,
     start: tuple[Change, ...] = (Change("playback", "play"),),
 ) -> tuple[Sent, Performance, Outbox]:
-    """Play ``script`` (time, change) after a replay at t=-10 and return what went out."""
-    perf = perf or Performance(SPEC)
-    outbox = outbox or Outbox()
+    """Play ``script`` (time, change) after a replay at t=-10 and return what went out.
+
+    The daemon's own Instrument, driven as the daemon drives it (bridge.core.drive)."""
+    instrument = Instrument(MappingSet(performance=SPEC), outbox=outbox, performance=perf)
     for change in start:
-        perf.apply(change, -10.0)
-    outbox.replay(perf)
-    pending = sorted(script, key=lambda item: item[0])
-    sent: Sent = []
-    now = -10.0
-    for _ in range(100_000):
-        times = [t for t in (perf.next_deadline(), outbox.next_deadline()) if t is not None]
-        if pending:
-            times.append(pending[0][0])
-        if not times:
-            return sent, perf, outbox
-        now = max(now, min(times))
-        perf.tick(now)
-        while pending and pending[0][0] <= now:
-            perf.apply(pending.pop(0)[1], now)
-        sent += [(now, u) for u in outbox.step(perf, now)]
-    raise AssertionError("the loop never went quiet")
+        instrument.apply(change, -10.0)
+    driver = Driver(instrument, now=-10.0)
+    driver.replay()
+    timed = driver.run(script)
+    sent: Sent = [(t, e.update) for t, e in timed if isinstance(e, Send)]
+    return sent, instrument.perf, instrument.outbox
 
 
 def w(n: int, value: float) -> Change:

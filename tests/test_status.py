@@ -20,12 +20,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from bridge.commands import status as status_command
+from bridge.core.mapping import MappingSet
 from bridge.core.performance import Performance
 from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import register_secret
 from bridge.status.server import StatusServer, check_target, parse_address, parse_control
 from tests.fakekeys import fake_key
+from tests.status_rig import StandIn
 
 pytestmark = pytest.mark.anyio
 
@@ -41,13 +43,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Rig:
-    """A daemon stand-in: real Performance, counters the page shows."""
+class Rig(StandIn):
+    """A daemon stand-in: a real Instrument, counters the page shows."""
 
     def __init__(self) -> None:
-        self.perf = Performance(SPEC)
-        self.applied: list[Change] = []
-        self.server: StatusServer | None = None
+        super().__init__(MappingSet(performance=SPEC))
         self.engine: dict[str, Any] = {"engine": "synth", "state": "streaming", "reconnects": 0}
         self.fill = 1.5
 
@@ -59,13 +59,6 @@ class Rig:
             "controllers": {"nanoKONTROL2": True},
             "process": {"cpu_percent": 1.0, "rss_mb": 50.0, "uptime": 3.0},
         }
-
-    def control(self, change: Change) -> str | None:
-        self.applied.append(change)
-        reason = self.perf.apply(change, time.monotonic())
-        assert self.server is not None
-        self.server.notify()
-        return reason
 
 
 @pytest.fixture
@@ -156,7 +149,7 @@ BAD_MESSAGES = [
     ("not json", "not JSON"),
     ("[1, 2]", "JSON object"),
     ('{"type": "dance"}', "unknown message type"),
-    ('{"target": "slot.1.volume", "value": 1}', "unknown target"),
+    ('{"target": "slot.1.volume", "value": 1}', "unknown slot field"),
     ('{"target": 7, "value": 1}', "target must be a string"),
     ('{"target": "crossfader", "value": [1]}', "value must be"),
     ('{"target": "crossfader", "value": 1, "glide": "slow"}', "glide must be"),
@@ -587,3 +580,34 @@ def test_render_marks_filtered_prompts_and_missing_controllers() -> None:
     )
     assert re.search(r"^\s+1 prompt 1 .*FILTERED$", text, re.MULTILINE)
     assert "MIDImix MISSING" in text and "filtered 'x': artist" in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("slot.3.weight=abc", "weight must be a number"),
+        ("playback=plya", "playback must be one of"),
+        ("master_volume=NaN", "master_volume must be a number"),
+    ],
+)
+async def test_status_set_reports_a_refusal_and_exits_non_zero(
+    served: tuple[Rig, StatusServer], setting: str, message: str
+) -> None:
+    """A change the performance refuses is an error reply; ``status --set`` fails with it."""
+    rig, server = served
+    before = rig.perf.snapshot()
+    args = _args("--status", f"127.0.0.1:{server.port}", "--set", setting)
+    with pytest.raises(BridgeError, match=f"refused: .*{message}"):
+        await asyncio.to_thread(status_command.run, args)
+    assert rig.perf.snapshot() == before
+
+
+async def test_status_set_says_when_a_value_was_clamped(
+    served: tuple[Rig, StatusServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``config.bpm=500`` is applied as 200 and the command says so (not silently)."""
+    rig, server = served
+    args = _args("--status", f"127.0.0.1:{server.port}", "--set", "config.bpm=500")
+    assert await asyncio.to_thread(status_command.run, args) == 0
+    assert rig.perf.config.bpm == 200
+    assert "config.bpm: 500 is outside 60..200, set to 200" in capsys.readouterr().err

@@ -50,7 +50,7 @@ class Playout:
 
 
 NONE_BLOCK = 512  # block size of the clock without a device (~10.7 ms at 48 kHz)
-SHM_TARGET = 3072  # frames kept queued for the device (~64 ms at 48 kHz): GIL hiccups
+SHM_TARGET = shm.TARGET  # GIL hiccups of the pump are absorbed by this queue
 PUMP_BLOCK = 256  # frames rendered per step by the pump thread
 REOPEN_EVERY = 0.5  # seconds between attempts to reopen a lost output
 CHILD_TIMEOUT = 15.0  # seconds a device child may take to answer

@@ -28,6 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 FRAMES = 8192  # frames in the stream ring
+TARGET = 3072  # frames the pump keeps queued for the device (~64 ms at 48 kHz)
+# The child wakes the pump only when the queue has drained below this, so the pump wakes
+# about 47 times a second and tops the queue up in one go, not once per device block
+# (187 times a second at 256 frames); 43 ms stay queued for a late pump.
+REFILL_BELOW = TARGET * 2 // 3
 HEARD_FRAMES = 48_000  # frames in the heard ring: the pump may stall ~1 s without loss
 HDR = 8  # int64 counters
 CTL = 8  # float64 controls

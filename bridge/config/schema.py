@@ -12,9 +12,14 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
-from bridge.config.reader import Reader
+from bridge.config.osc import read_osc
+from bridge.config.reader import Reader, render_path
+from bridge.config.space import read_position, read_space
+from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
+from bridge.core.space import SpaceSpec
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
 TOP_KEYS = (
@@ -28,6 +33,8 @@ TOP_KEYS = (
     "crossfader",
     "scenes",
     "bind",
+    "space",
+    "osc",
 )
 CONTROLLER_KEYS = (
     "name",
@@ -69,7 +76,7 @@ BIND_KEYS = (
     "feedback",
 )
 SLOT_KEYS = ("text", "weight", "range", "texts")
-SCENE_KEYS = ("name", "glide", "weights", "texts", "config")
+SCENE_KEYS = ("name", "glide", "weights", "texts", "config", "position")
 CROSSFADER_KEYS = ("a", "b", "position")
 FEEDBACK_KEYS = ("cc", "cc14", "note", "channel", "range", "on", "off")
 MAX_SLOTS = 64
@@ -80,12 +87,14 @@ ANY = None
 
 @dataclass
 class RawSource:
-    """A source as written: kind, number (or -1 = any program), decrement, channel."""
+    """A source as written: kind, number (or -1 = any program), decrement, channel, and
+    the top note of a ``notes`` range."""
 
     kind: str
     number: int = 0
     dec: int | None = None
     channel: Any = UNSET  # 0..15, None (any) or UNSET
+    top: int | None = None
 
 
 @dataclass
@@ -110,7 +119,12 @@ class RawBind:
     controller: str | None
     target: str | None
     file_controller: str | None = None
-    ok: bool = True  # False when a key had a problem: check the target, build nothing
+    ok: bool = True  # False when a key had a problem: check the rest, build nothing
+    bad: frozenset[str] = frozenset()  # keys already reported: the rest is checked without
+
+    def checked_data(self) -> dict[str, Any]:
+        """The keys that passed their own check (a reported key is not judged twice)."""
+        return {k: v for k, v in self.data.items() if k not in self.bad}
 
 
 @dataclass
@@ -135,11 +149,14 @@ class FileData:
     name: str = ""
     controller: RawController | None = None
     controls: dict[str, RawControl] = field(default_factory=dict)
+    broken_controls: set[str] = field(default_factory=set)  # reported: bindings stay quiet
     slots: dict[int, SlotSpec] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     crossfader: dict[str, Any] = field(default_factory=dict)
     scenes: list[tuple[SceneSpec, Path]] = field(default_factory=list)
     binds: list[RawBind] = field(default_factory=list)
+    space: SpaceSpec | None = None  # bridge.config.space
+    osc: list[tuple[str, dict[str, Any], Path]] = field(default_factory=list)  # config.osc
 
 
 def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
@@ -158,6 +175,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         control = _control(r, name, spec)
         if control is not None:
             fd.controls[name] = control
+        else:
+            fd.broken_controls.add(name)
     for i, slot in enumerate(r.tables(data, "slots", ())):
         parsed = _slot(r, slot, ("slots", i))
         if parsed is not None:
@@ -172,6 +191,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         parsed_scene = _scene(r, scene, ("scenes", i))
         if parsed_scene is not None:
             fd.scenes.append((parsed_scene, ("scenes", i)))
+    fd.space = read_space(r, data)
+    fd.osc = read_osc(r, data)
     file_ctrl = fd.controller.name if fd.controller else None
     for i, bind in enumerate(r.tables(data, "bind", ())):
         fd.binds.append(_bind(r, bind, ("bind", i), file_ctrl))
@@ -267,6 +288,12 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if kind == "program" and value == "any":
         src.number = -1
         return src
+    if kind == "notes":
+        found = notes.read_range(r, value, key)
+        if found is None:
+            return None
+        src.number, src.top = found
+        return src
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -315,7 +342,6 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     text = r.str_(data, "text", path)
     if not text:
         r.problem(path, 'a slot needs a prompt text (text = "...")')
-        return None
     lo, hi = r.pair(data, "range", path, 0.0, 10.0) or (0.0, 2.0)
     if lo > hi:
         r.problem((*path, "range"), "low must be below high", [lo, hi])
@@ -325,6 +351,8 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
         r.problem((*path, "texts"), "must be a list of prompt texts", texts)
         texts = []
+    if not text:  # its other keys were still checked above: every problem in one pass
+        return None
     if texts and text not in texts:
         texts = [text, *texts]
     return SlotSpec(text=text, weight=weight or 0.0, lo=lo, hi=hi, texts=tuple(texts))
@@ -345,35 +373,21 @@ def read_config(r: Reader, data: dict[str, Any], path: Path) -> dict[str, Change
 
 
 def config_value(r: Reader, key: str, value: Any, path: Path) -> Any:
-    """One config field's value checked against its spec; UNSET when bad."""
+    """One config field's value checked (strictly) against its spec; UNSET when bad."""
     spec = CONFIG_SPECS[key]
-    if value == "auto":
-        if spec.auto:
-            return None
-        r.problem(path, f"{key} has no auto setting", value)
-        return UNSET
-    allowed_auto = ', "auto"' if spec.auto else ""
+    checked = check_config_value(spec, value, strict=True)
+    if checked.ok:
+        return checked.value
+    message = checked.problem or ""
+    if spec.kind == "enum" and isinstance(value, str) and message == "unknown value":
+        message += suggest(value, spec.choices)
     if spec.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        r.problem(path, "must be true or false", value)
-        return UNSET
-    if spec.kind == "enum":
-        if value in spec.choices:
-            return value
-        hint = suggest(value, spec.choices) if isinstance(value, str) else ""
-        r.problem(path, f"unknown value{hint}", value, ", ".join(spec.choices) + allowed_auto)
-        return UNSET
-    lo, hi = spec.lo, spec.hi
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if spec.kind == "int":
-        ok = ok and float(value).is_integer()
-    if not ok or not lo <= value <= hi:
-        what = "whole number" if spec.kind == "int" else "number"
-        message = "out of range" if ok else f"must be a {what}"
-        r.problem(path, message, value, f"{_num(lo)}..{_num(hi)}{allowed_auto}")
-        return UNSET
-    return int(value) if spec.kind == "int" else float(value)
+        r.problem(path, message, value)
+    elif message == "has no auto setting":
+        r.problem(path, f"{key} {message}", value)
+    else:
+        r.problem(path, message, value, checked.allowed)
+    return UNSET
 
 
 def suggest(word: str, choices: Any) -> str:
@@ -426,7 +440,12 @@ def _scene(r: Reader, data: dict[str, Any], path: Path) -> SceneSpec | None:
             texts[slot] = value
     config = r.table(data, "config", path)
     cfg = read_config(r, config, (*path, "config")) if config is not None else {}
-    return SceneSpec(name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0)
+    position = None
+    if "position" in data:
+        position = read_position(r, data["position"], (*path, "position"))
+    return SceneSpec(
+        name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0, position=position
+    )
 
 
 def _slot_number(r: Reader, key: str, path: Path) -> int | None:
@@ -461,6 +480,12 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
     r.int_(data, "steps", path, 2, 16384)
     r.bool_(data, "invert", path)
     _curve(r, data, path)
+    prefix = render_path(path) + "."
+    bad = {
+        p.key[len(prefix) :].split(".")[0].split("[")[0]
+        for p in r.problems[before:]
+        if p.key.startswith(prefix)
+    }
     return RawBind(
         reader=r,
         path=path,
@@ -471,6 +496,7 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
         target=target,
         file_controller=file_ctrl,
         ok=len(r.problems) == before,
+        bad=frozenset(bad),
     )
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.core.performance import Performance
+from bridge.core.playback import PlayState, after
 from bridge.core.types import (
     Control,
     GenerationConfig,
@@ -50,11 +51,6 @@ from bridge.core.types import (
 )
 
 NEVER = float("-inf")
-_STATE_AFTER = {
-    Playback.PLAY: "playing",
-    Playback.PAUSE: "paused",
-    Playback.STOP: "stopped",
-}
 
 
 @dataclass
@@ -71,14 +67,21 @@ class OutboxStats:
 class Outbox:
     """Minimal, rate-limited wire updates from a Performance. See the module docstring."""
 
-    def __init__(self, interval: float = 0.05, reset_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        interval: float = 0.05,
+        reset_interval: float = 0.5,
+        resets: frozenset[str] = frozenset({"bpm", "scale"}),
+    ) -> None:
         self.interval = interval
         self.reset_interval = reset_interval
+        self.resets = frozenset(resets)  # the config fields that need RESET_CONTEXT
+        self._reset_fields = tuple(sorted(resets))
         self.stats = OutboxStats()
         # what the performance wants
         self._prompts: tuple[WeightedPrompt, ...] = ()
         self._config: GenerationConfig | None = None
-        self._want = "stopped"
+        self._want = PlayState.STOPPED
         self._controls: list[Playback] = []
         self._perf: Performance | None = None
         self._seen_seq = 0
@@ -86,8 +89,8 @@ class Outbox:
         # what the model was told
         self._sent_prompts: tuple[WeightedPrompt, ...] | None = None
         self._sent_config: GenerationConfig | None = None
-        self._context: tuple[int | None, str | None] | None = None
-        self._server = "stopped"
+        self._context: tuple[object, ...] | None = None
+        self._server = PlayState.STOPPED  # what the model was told, by the one table
         self._prompt_at = NEVER
         self._config_at = NEVER
         self._reset_at = NEVER
@@ -123,11 +126,11 @@ class Outbox:
             out.append(SetPrompts(prompts))
         out.append(SetConfig(perf.config))
         self._sent_prompts, self._sent_config = prompts, perf.config
-        self._context = _context_of(perf.config)
-        self._server = "stopped"
+        self._context = self._context_of(perf.config)
+        self._server = PlayState.STOPPED
         if perf.playing and self._prompts:
             out.append(Control(Playback.PLAY))
-            self._server = "playing"
+            self._server = PlayState.PLAYING
         return out
 
     # --- output ----------------------------------------------------------------------
@@ -166,7 +169,7 @@ class Outbox:
         return min(times) if times else None
 
     @property
-    def wire_state(self) -> str:
+    def wire_state(self) -> PlayState:
         """What the model was last told: "stopped", "playing" or "paused"."""
         return self._server
 
@@ -176,6 +179,10 @@ class Outbox:
         return self._want == "playing" and not self._prompts
 
     # --- rules -----------------------------------------------------------------------
+    def _context_of(self, config: GenerationConfig) -> tuple[object, ...]:
+        """The config fields that only change with a new context (rule 5)."""
+        return tuple(getattr(config, name) for name in self._reset_fields)
+
     def _prompt_due(self, now: float) -> bool:
         # the clock first: during a knob storm most polls fall inside the interval
         if now < self._prompt_at + self.interval or not self._prompts:
@@ -192,7 +199,7 @@ class Outbox:
     def _reset_pending(self) -> bool:
         if self._config is None or self._context is None:
             return False
-        return _context_of(self._config) != self._context
+        return self._context_of(self._config) != self._context
 
     def _reset_time(self) -> float:
         """When the pending reset may go: its own limit, and after the config it needs."""
@@ -213,7 +220,7 @@ class Outbox:
         self._sent_config, self._config_at = self._config, now
         if self._context is None:
             # nothing was generated yet: the first config defines the context
-            self._context = _context_of(self._config)
+            self._context = self._context_of(self._config)
         self.stats.config_frames += 1
 
     def _send_reset(self, now: float, out: list[Update]) -> None:
@@ -221,7 +228,7 @@ class Outbox:
             self._send_config(now, out)  # config first, THEN the reset
         out.append(Control(Playback.RESET_CONTEXT))
         assert self._config is not None
-        self._context, self._reset_at = _context_of(self._config), now
+        self._context, self._reset_at = self._context_of(self._config), now
         self.stats.resets += 1
 
     def _flush(self, now: float, out: list[Update]) -> None:
@@ -239,9 +246,9 @@ class Outbox:
             return
         out.append(Control(action))
         self.stats.controls += 1
-        self._server = _STATE_AFTER[action]
+        self._server = after(self._server, action)
         if action is Playback.STOP and self._sent_config is not None:
-            self._context = _context_of(self._sent_config)
+            self._context = self._context_of(self._sent_config)
 
     def _reconcile(self, now: float, out: list[Update]) -> None:
         """Bring the model's playback state to what the performance wants."""
@@ -255,8 +262,3 @@ class Outbox:
             self._control(Playback.PAUSE, now, out)
         elif self._want == "stopped" and self._server != "stopped":
             self._control(Playback.STOP, now, out)
-
-
-def _context_of(config: GenerationConfig) -> tuple[int | None, str | None]:
-    """The config fields that only change with a new context (bpm, scale)."""
-    return config.bpm, config.scale

@@ -12,12 +12,14 @@ Everything the performer controls lives here, as plain data, changed only by
   zero weights and blank texts dropped, and texts the model filtered left out. It is
   asked for after every change (the Outbox compares it), so it is cached per slot: a
   change rebuilds only the entries it touched (``_touch``), not all sixteen.
-* **Glides** are linear ramps of a numeric lane (``slot.N.weight`` or ``crossfader``)
-  from its current value to a target over ``duration`` seconds. They start on
+* **Glides** are linear ramps of a numeric lane (``slot.N.weight``, ``crossfader``,
+  ``space.x`` ...) from its current value to a target over ``duration`` seconds. They start on
   ``scene.recall`` (Change.glide, else the scene's own glide) or on any slot/crossfader
   Change carrying a ``glide``; ``tick(now)`` moves them; a direct move of the same lane
   cancels its glide (the performer wins). The API docs advise cross-fading by sending
   intermediate weights: the Outbox sends what ``tick`` produced.
+* **Space** (a ``[space]`` in the set): the position is a lane per axis (``space.x`` ...);
+  its moves write the placed slots' weights, last writer wins (``bridge.core.position``).
 * **Config** changes are validated against ``CONFIG_SPECS``: numbers are clamped to the
   field's range, ints rounded, enums matched case-insensitively (an int is a 0-based
   index into the choices), ``None`` or ``"auto"`` means auto where the spec allows it.
@@ -41,21 +43,31 @@ dict and takes what it can use.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from bridge.core import snapshot
+from bridge.core.config_values import check_config_value
+from bridge.core.config_values import finite_number as _number
+from bridge.core.playback import (
+    ALLOWED_ACTIONS,
+    WORD_OF_STATE,
+    PlayState,
+    after,
+    resolve,
+)
+from bridge.core.position import PositionLanes, initial_position
+from bridge.core.snapshot import WEIGHT_DIGITS
+from bridge.core.space import AXES
+from bridge.core.targets import Target, parse_target
 from bridge.core.types import (
     CONFIG_SPECS,
-    PLAYBACK_ACTIONS,
     RECORD_ACTIONS,
-    SCALE_UNSPECIFIED,
     Change,
     ChangeValue,
-    ControlSpec,
     GenerationConfig,
     PerformanceSpec,
     Playback,
@@ -64,18 +76,7 @@ from bridge.core.types import (
     WeightedPrompt,
 )
 
-SNAPSHOT_VERSION = 1
-WEIGHT_DIGITS = 4  # wire weights are rounded so float noise never makes a new frame
 DEFAULT_GLIDE_STEP = 0.05  # seconds between intermediate glide values (20 per second)
-STATES = ("stopped", "playing", "paused")
-# playback action -> (new state, or None to keep it; the control sent to the model)
-_PLAYBACK_TABLE: dict[str, tuple[str | None, Playback]] = {
-    "play": ("playing", Playback.PLAY),
-    "pause": ("paused", Playback.PAUSE),
-    "stop": ("stopped", Playback.STOP),
-    "reset": (None, Playback.RESET_CONTEXT),
-}
-_GET_PLAYBACK = {"stopped": "stop", "playing": "play", "paused": "pause"}
 
 
 @dataclass(slots=True)
@@ -108,13 +109,6 @@ class Glide:
         return now >= self.t0 + self.duration
 
 
-def _number(value: ChangeValue) -> float | None:
-    """A finite float from an int/float (bools are not numbers here), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 def _clamp(value: float, lo: float, hi: float) -> float:
     return min(hi, max(lo, value))
 
@@ -125,48 +119,7 @@ def deck_gains(crossfader: float) -> tuple[float, float]:
     return math.cos(angle), math.sin(angle)
 
 
-def validate_config_value(spec: ControlSpec, value: ChangeValue) -> tuple[Any, str | None]:
-    """``(value, None)`` with the value converted/clamped for ``spec``, or ``(None, reason)``."""
-    is_auto = value is None or (isinstance(value, str) and value.lower() == "auto")
-    if spec.name == "scale" and value == SCALE_UNSPECIFIED:
-        is_auto = True
-    if is_auto:
-        return (None, None) if spec.auto else (None, f"config.{spec.name} cannot be auto")
-    if spec.kind == "bool":
-        return _bool_value(value, f"config.{spec.name}")
-    if spec.kind == "enum":
-        return _enum_value(spec, value)
-    number = _number(value)
-    if number is None:
-        return None, f"config.{spec.name} must be a number in {spec.lo:g}..{spec.hi:g}"
-    number = _clamp(number, spec.lo, spec.hi)
-    return (round(number) if spec.kind == "int" else number), None
-
-
-def _bool_value(value: ChangeValue, name: str) -> tuple[bool | None, str | None]:
-    if isinstance(value, bool):
-        return value, None
-    number = _number(value)
-    if number is not None:
-        return number >= 0.5, None
-    if isinstance(value, str) and value.lower() in ("true", "on", "false", "off"):
-        return value.lower() in ("true", "on"), None
-    return None, f"{name} must be true or false"
-
-
-def _enum_value(spec: ControlSpec, value: ChangeValue) -> tuple[str | None, str | None]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 0 <= value < len(spec.choices):
-            return spec.choices[value], None
-    elif isinstance(value, str):
-        for choice in spec.choices:
-            if choice.lower() == value.strip().lower():
-                return choice, None
-    allowed = ", ".join(spec.choices)
-    return None, f"config.{spec.name} must be one of {allowed} (or its 0-based index)"
-
-
-class Performance:
+class Performance(PositionLanes):
     """The live state of the set. See the module docstring for the rules."""
 
     def __init__(self, spec: PerformanceSpec, glide_step: float = DEFAULT_GLIDE_STEP) -> None:
@@ -176,7 +129,7 @@ class Performance:
         self.scenes: list[SceneSpec] = list(spec.scenes)
         self.stored_scenes: set[str] = set()  # names of scenes stored live (persisted)
         self.config: GenerationConfig = spec.config
-        self.state = "stopped"
+        self.state = PlayState.STOPPED
         self.crossfader = _clamp(spec.crossfader, 0.0, 1.0)
         self.master_volume = 1.0
         self.recording = False
@@ -187,6 +140,9 @@ class Performance:
         self.control_seq = 0
         self.controls: deque[tuple[int, Playback]] = deque(maxlen=256)
         self.last_problem: str | None = None
+        self.last_note: str | None = None  # the last apply's clamp, said to its sender
+        self.space = spec.space
+        self.position = initial_position(spec.space)
         self._deck_a = frozenset(spec.deck_a)
         self._deck_b = frozenset(spec.deck_b)
         self._last_tick = float("-inf")
@@ -196,6 +152,7 @@ class Performance:
         self._wire_stale: set[int] | None = None
         self._wire: tuple[WeightedPrompt, ...] | None = None
         self._wire_filtered = 0
+        self.place()  # a set with a space starts where its position says
 
     @staticmethod
     def _slot(spec: SlotSpec) -> Slot:
@@ -259,17 +216,21 @@ class Performance:
 
     def get(self, target: str) -> ChangeValue:
         """The current value of ``target`` (what the mapper's takeover compares with)."""
-        kind, number, name = _split(target)
-        if kind == "slot":
-            if not 1 <= number <= len(self.slots):
+        parsed = parse_target(target)
+        if isinstance(parsed, str):
+            return None
+        if parsed.kind == "slot":
+            if not 1 <= parsed.number <= len(self.slots):
                 return None
-            slot = self.slots[number - 1]
-            return slot.weight if name == "weight" else slot.text if name == "text" else None
-        if kind == "config":
-            value: ChangeValue = getattr(self.config, name)
+            slot = self.slots[parsed.number - 1]
+            return slot.weight if parsed.name == "weight" else slot.text
+        if parsed.kind == "config":
+            value: ChangeValue = getattr(self.config, parsed.name)
             return value
+        if parsed.kind == "space":
+            return self.coordinate(parsed.name)
         if target == "playback":
-            return _GET_PLAYBACK[self.state]
+            return WORD_OF_STATE[self.state]
         if target == "scene.recall":
             return self.scene
         if target in ("crossfader", "bank", "master_volume"):
@@ -292,12 +253,18 @@ class Performance:
         """Advance every glide to ``now``; finished glides land exactly on their target."""
         self._last_tick = now
         for lane, glide in list(self.glides.items()):
+            if self.glides.get(lane) is not glide:
+                continue  # a position step above cancelled this slot's glide
             self._set_lane(lane, glide.value(now))
             if glide.done(now):
                 del self.glides[lane]
 
     def apply(self, change: Change, now: float) -> str | None:
-        """Apply one Change. Returns None when applied, else why it was ignored."""
+        """Apply one Change. Returns None when applied, else why it was ignored.
+
+        A value moved into range is applied and said in ``last_note``.
+        """
+        self.last_note = None
         reason = self._dispatch(change, now)
         if reason is not None:
             self.last_problem = f"{change.target}: {reason}"
@@ -309,37 +276,38 @@ class Performance:
         self._touch()
 
     def _dispatch(self, change: Change, now: float) -> str | None:
-        target, value = change.target, change.value
-        kind = _split(target)[0]
-        if kind in ("slot", "bad-slot"):
-            parts = target.split(".")
-            return self._apply_slot(parts[1], parts[2], change, now)
-        if kind in ("config", "bad-config"):
-            return self._apply_config(target.partition(".")[2], value)
-        handler = self._SIMPLE.get(target)
-        if handler is None:
-            return "unknown target"
-        return handler(self, change, now)
+        target = parse_target(change.target)
+        if isinstance(target, str):
+            return target
+        if target.kind == "slot":
+            return self._apply_slot(target, change, now)
+        if target.kind == "config":
+            return self._apply_config(target.name, change.value)
+        if target.kind == "space":
+            return self._apply_space(target, change, now)
+        return self._SIMPLE[target.name](self, change, now)
 
-    def _slot_at(self, text: str) -> Slot | None:
-        if not text.isdecimal() or not 1 <= int(text) <= len(self.slots):
-            return None
-        return self.slots[int(text) - 1]
-
-    def _apply_slot(self, number: str, field: str, change: Change, now: float) -> str | None:
-        slot = self._slot_at(number)
-        if slot is None:
+    def _apply_slot(self, target: Target, change: Change, now: float) -> str | None:
+        number = target.number
+        if not 1 <= number <= len(self.slots):
             return f"no slot {number} (slots are 1..{len(self.slots)})"
-        if field == "weight":
-            weight = _number(change.value)
-            if weight is None:
-                return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
-            end = _clamp(weight, slot.lo, slot.hi)
-            self._start_glide(f"slot.{number}.weight", end, change.glide or 0.0, now)
-            return None
-        if field == "text":
-            return self._apply_text(slot, int(number), change.value)
-        return "unknown slot field (weight, text)"
+        slot = self.slots[number - 1]
+        if target.name == "text":
+            return self._apply_text(slot, number, change.value)
+        weight = _number(change.value)
+        if weight is None:
+            return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
+        lane = change.target  # parsed, so already the canonical name (no leading zeros)
+        end = self._clamped(lane, weight, slot.lo, slot.hi)
+        self._start_glide(lane, end, change.glide or 0.0, now)
+        return None
+
+    def _clamped(self, name: str, value: float, lo: float, hi: float) -> float:
+        """``value`` within ``lo..hi``; a value moved there is noted (said, not silent)."""
+        inside = _clamp(value, lo, hi)
+        if inside != value:
+            self.last_note = f"{name}: {value:g} is outside {lo:g}..{hi:g}, set to {inside:g}"
+        return inside
 
     def _apply_text(self, slot: Slot, number: int, value: ChangeValue) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool) and slot.texts:
@@ -364,12 +332,16 @@ class Performance:
     def _lane(self, lane: str) -> float:
         if lane == "crossfader":
             return self.crossfader
+        if lane.startswith("space."):
+            return self.position[AXES.index(lane[6:])]
         return self.slots[int(lane.split(".")[1]) - 1].weight
 
     def _set_lane(self, lane: str, value: float) -> None:
         if lane == "crossfader":
             self.crossfader = value
             self._touch()
+        elif lane.startswith("space."):
+            self.move_to(lane[6:], value)
         else:
             number = int(lane.split(".")[1])
             self.slots[number - 1].weight = value
@@ -379,20 +351,21 @@ class Performance:
         spec = CONFIG_SPECS.get(name)
         if spec is None:
             return f"unknown config field (allowed: {', '.join(CONFIG_SPECS)})"
-        converted, reason = validate_config_value(spec, value)
-        if reason is None:
-            self.config = replace(self.config, **{name: converted})
-        return reason
+        checked = check_config_value(spec, value)
+        if not checked.ok:
+            return f"config.{name} {checked.problem} (allowed {checked.allowed})"
+        if checked.clamped:
+            lo, hi = f"{spec.lo:g}", f"{spec.hi:g}"
+            self.last_note = f"config.{name}: {value} is outside {lo}..{hi}, set to {checked.value}"
+        if getattr(self.config, name) != checked.value:  # unchanged: keep the same object
+            self.config = _with(self.config, name, checked.value)
+        return None
 
     def _apply_playback(self, change: Change, now: float) -> str | None:
-        action = str(change.value).lower() if change.value is not None else ""
-        if action not in PLAYBACK_ACTIONS:
-            return f"playback must be one of {', '.join(PLAYBACK_ACTIONS)}"
-        if action == "toggle":
-            action = "pause" if self.playing else "play"
-        state, control = _PLAYBACK_TABLE[action]
-        if state is not None:
-            self.state = state
+        control = resolve(change.value, self.state)
+        if control is None:
+            return f"playback must be one of {ALLOWED_ACTIONS}"
+        self.state = after(self.state, control)
         self.control_seq += 1
         self.controls.append((self.control_seq, control))
         return None
@@ -401,14 +374,15 @@ class Performance:
         value = _number(change.value)
         if value is None:
             return "crossfader must be a number in 0..1"
-        self._start_glide("crossfader", _clamp(value, 0.0, 1.0), change.glide or 0.0, now)
+        end = self._clamped("crossfader", value, 0.0, 1.0)
+        self._start_glide("crossfader", end, change.glide or 0.0, now)
         return None
 
     def _apply_master_volume(self, change: Change, now: float) -> str | None:
         value = _number(change.value)
         if value is None:
             return "master_volume must be a number in 0..1"
-        self.master_volume = _clamp(value, 0.0, 1.0)
+        self.master_volume = self._clamped("master_volume", value, 0.0, 1.0)
         return None
 
     def _apply_record(self, change: Change, now: float) -> str | None:
@@ -453,8 +427,9 @@ class Performance:
             return f"no scene {change.value!r} (scenes: {names})"
         scene = self.scenes[index]
         glide = scene.glide if change.glide is None else change.glide
+        placed = self._recall_position(scene.position, glide, now)
         for number, weight in scene.weights.items():
-            if 1 <= number <= len(self.slots):
+            if 1 <= number <= len(self.slots) and number not in placed:
                 slot = self.slots[number - 1]
                 end = _clamp(weight, slot.lo, slot.hi)
                 self._start_glide(f"slot.{number}.weight", end, glide, now)
@@ -478,6 +453,7 @@ class Performance:
             weights={n: self._target_weight(n) for n in range(1, len(self.slots) + 1)},
             texts={n: s.text for n, s in enumerate(self.slots, start=1)},
             glide=old.glide if old else 0.0,
+            position=self.heading(),
         )
         if index is None:
             self.scenes.append(scene)
@@ -516,94 +492,17 @@ class Performance:
         "record": _apply_record,
     }
 
-    # --- snapshot / restore ----------------------------------------------------------
+    # --- snapshot / restore (bridge.core.snapshot) ------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able picture of the whole state (status API and persistence)."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "slots": [
-                {
-                    "slot": n,
-                    "text": s.text,
-                    "weight": round(s.weight, 6),
-                    "effective": round(self.effective_weight(n), WEIGHT_DIGITS),
-                    "lo": s.lo,
-                    "hi": s.hi,
-                    "filtered": s.text.strip() in self.filtered,
-                }
-                for n, s in enumerate(self.slots, start=1)
-            ],
-            "config": {name: getattr(self.config, name) for name in CONFIG_SPECS},
-            "playback": self.state,
-            "scene": self.scene,
-            "scenes": [s.name for s in self.scenes],
-            "stored_scenes": [_scene_dict(s) for s in self.scenes if s.name in self.stored_scenes],
-            "crossfader": round(self.crossfader, 6),
-            "master_volume": self.master_volume,
-            "recording": self.recording,
-            "bank": self.bank,
-            "gliding": sorted(self.glides),
-            "filtered": sorted(self.filtered),
-        }
+        return snapshot.take(self)
 
-    def restore(self, snapshot: dict[str, Any]) -> list[str]:
-        """Take back what a snapshot holds; returns the reasons for every part skipped.
+    def restore(self, data: dict[str, Any]) -> list[str]:
+        """Take back what a snapshot holds; returns the reasons for every part skipped."""
+        return snapshot.restore(self, data)
 
-        Recording is not restored (a restart must not start writing files on its own);
-        glides are not restored (they land on their target).
-        """
-        problems: list[str] = []
-        if not isinstance(snapshot, dict):
-            return ["snapshot is not an object"]
-        for scene in _list(snapshot.get("stored_scenes")):
-            self._restore_scene(scene, problems)
-        for item in _list(snapshot.get("slots")):
-            self._restore_slot(item, problems)
-        config = snapshot.get("config")
-        for name, value in (config if isinstance(config, dict) else {}).items():
-            self._note(problems, self._apply_config(str(name), value), f"config.{name}")
-        state = snapshot.get("playback")
-        if state in STATES:
-            self.state = state
-        self._restore_simple(snapshot, problems)
-        return problems
-
-    def _restore_slot(self, item: Any, problems: list[str]) -> None:
-        if not isinstance(item, dict):
-            problems.append("slot entry is not an object")
-            return
-        number = item.get("slot")
-        if not isinstance(number, int) or not 1 <= number <= len(self.slots):
-            problems.append(f"slot {number!r} does not exist")
-            return
-        target = f"slot.{number}."
-        if "text" in item:
-            self._note(problems, self._dispatch(Change(target + "text", item["text"]), 0), target)
-        if "weight" in item:
-            weight = Change(target + "weight", item["weight"])
-            self._note(problems, self._dispatch(weight, 0), target)
-
-    def _restore_simple(self, snapshot: dict[str, Any], problems: list[str]) -> None:
-        for key in ("crossfader", "master_volume", "bank"):
-            if key in snapshot:
-                self._note(problems, self._dispatch(Change(key, snapshot[key]), 0.0), key)
-        scene = snapshot.get("scene")
-        if isinstance(scene, str) and self.find_scene(scene) is not None:
-            self.scene = scene
-        self.filtered |= {t for t in _list(snapshot.get("filtered")) if isinstance(t, str)}
-        self._touch()
-
-    def _restore_scene(self, item: Any, problems: list[str]) -> None:
-        try:
-            scene = SceneSpec(
-                name=str(item["name"]),
-                weights={int(k): float(v) for k, v in item.get("weights", {}).items()},
-                texts={int(k): str(v) for k, v in item.get("texts", {}).items()},
-                glide=float(item.get("glide", 0.0)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            problems.append("a stored scene is malformed")
-            return
+    def stored(self, scene: SceneSpec) -> None:
+        """Add (or replace, by name) a scene stored live; it is persisted with the state."""
         index = self.find_scene(scene.name)
         if index is None:
             self.scenes.append(scene)
@@ -611,37 +510,13 @@ class Performance:
             self.scenes[index] = scene
         self.stored_scenes.add(scene.name)
 
-    @staticmethod
-    def _note(problems: list[str], reason: str | None, where: str) -> None:
-        if reason is not None:
-            problems.append(f"{where}: {reason}")
+
+_CONFIG_FIELDS = tuple(f.name for f in fields(GenerationConfig))
 
 
-@functools.lru_cache(maxsize=4096)
-def _split(target: str) -> tuple[str, int, str]:
-    """A target name, parsed once: ("slot", N, field), ("config", name, ...) or ("", 0, "").
-
-    Targets come from a small fixed set (the mapping's bindings), so the cache makes the
-    hot path (every MIDI message reads and writes one target) a dict lookup.
-    """
-    parts = target.split(".")
-    if parts[0] == "slot" and len(parts) == 3:
-        if parts[1].isdecimal():
-            return "slot", int(parts[1]), parts[2]
-        return "bad-slot", 0, parts[2]
-    if parts[0] == "config" and len(parts) == 2:
-        return ("config" if parts[1] in CONFIG_SPECS else "bad-config"), 0, parts[1]
-    return "", 0, ""
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _scene_dict(scene: SceneSpec) -> dict[str, Any]:
-    return {
-        "name": scene.name,
-        "weights": {str(k): v for k, v in scene.weights.items()},
-        "texts": {str(k): v for k, v in scene.texts.items()},
-        "glide": scene.glide,
-    }
+def _with(config: GenerationConfig, name: str, value: Any) -> GenerationConfig:
+    """``config`` with one field changed: ``dataclasses.replace`` without its per-call
+    introspection (a knob storm changes the config a thousand times a second)."""
+    return GenerationConfig(
+        *(value if field == name else getattr(config, field) for field in _CONFIG_FIELDS)
+    )

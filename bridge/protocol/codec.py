@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bridge.core.config_values import check_config_value
 from bridge.core.types import (
     CONFIG_SPECS,
-    SCALE_UNSPECIFIED,
     AudioChunk,
     Control,
     GenerationConfig,
@@ -51,6 +51,15 @@ from bridge.core.types import (
 from bridge.errors import LocalProtocolError
 
 DEFAULT_MODEL = "models/lyria-realtime-exp"
+API_VERSIONS = ("v1alpha", "v1beta")
+
+
+def service_path(version: str = "v1alpha") -> str:
+    """The websocket path of the music service (Google's, and ``serve``'s)."""
+    return f"/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateMusic"
+
+
+SERVICE_PATH = service_path()
 MIME_PREFIXES = ("audio/l16", "audio/pcm")
 # A control's value on the wire is its enum name; the SDK sends the same strings.
 PLAYBACK_VALUES = {p.value: p for p in Playback}
@@ -160,15 +169,9 @@ def config_to_wire(config: GenerationConfig) -> dict[str, Any]:
 
 
 def _check_value(name: str, value: Any) -> None:
-    spec = CONFIG_SPECS[name]
-    if spec.kind == "enum":
-        if value not in spec.choices and not (name == "scale" and value == SCALE_UNSPECIFIED):
-            raise LocalProtocolError(f"{name} must be one of {', '.join(spec.choices)}")
-    elif spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise LocalProtocolError(f"{name} must be true or false")
-    elif not spec.lo <= value <= spec.hi:
-        raise LocalProtocolError(f"{name} must be in range {spec.lo:g}..{spec.hi:g}")
+    checked = check_config_value(CONFIG_SPECS[name], value, strict=True)
+    if not checked.ok:
+        raise LocalProtocolError(f"{name} {checked.problem} (allowed {checked.allowed})")
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -340,23 +343,10 @@ def _decode_config(value: Any) -> SetConfig:
 
 def _config_value(name: str, raw: Any) -> Any:
     spec = CONFIG_SPECS[name]
-    if spec.kind == "bool":
-        if not isinstance(raw, bool):
-            raise _Bad(f"{spec.wire} must be true or false")
-        return raw
-    if spec.kind == "enum":
-        if name == "scale" and raw == SCALE_UNSPECIFIED:
-            return None
-        if raw not in spec.choices:
-            raise _Bad(f"{spec.wire} must be one of {', '.join(spec.choices)}")
-        return raw
-    if not _is_number(raw) or not spec.lo <= raw <= spec.hi:
-        raise _Bad(f"{spec.wire} must be a number in range {spec.lo:g}..{spec.hi:g}")
-    if spec.kind == "int":
-        if raw != int(raw):
-            raise _Bad(f"{spec.wire} must be an integer")
-        return int(raw)
-    return float(raw)
+    checked = check_config_value(spec, raw, strict=True)
+    if not checked.ok:
+        raise _Bad(f"{spec.wire} {checked.problem} (allowed {checked.allowed})")
+    return checked.value
 
 
 def _decode_playback(value: Any) -> Control:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
@@ -47,6 +48,8 @@ async def snapshots(
                 message = json.loads(await asyncio.wait_for(ws.recv(), idle))
                 if message.get("type") == "error":
                     raise BridgeError(f"status: the daemon refused: {message.get('message')}")
+                if message.get("type") == "notice":  # applied, but not as asked (clamped)
+                    print(f"promptbridge: status: {message.get('message')}", file=sys.stderr)
                 if message.get("type") != "snapshot" or message.get("data") is None:
                     continue
                 if first and message.get("id") != "first":

@@ -38,7 +38,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +54,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING
 
 from bridge import __version__
-from bridge.core.types import CONFIG_SPECS, SIMPLE_TARGETS, TARGETS_HELP, Change
+from bridge.core.instrument import Outcome
+from bridge.core.targets import parse_target
+from bridge.core.types import CONFIG_SPECS, TARGETS_HELP, Change
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import RedactingAdapter, redact, register_secret
 
@@ -66,7 +67,6 @@ DEFAULT_PORT = 8780
 COOKIE = "pb_token"
 MAX_MESSAGE = 64 * 1024  # control messages are tiny; refuse anything big
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
-_SLOT_TARGET = re.compile(r"^slot\.[1-9][0-9]*\.(weight|text)$")
 
 # The config table the page builds its controls from.
 CONFIG_TABLE = {
@@ -75,7 +75,7 @@ CONFIG_TABLE = {
 }
 
 Snapshot = Callable[[], dict[str, Any]]
-Control = Callable[[Change], object]
+Control = Callable[[Change], Outcome]
 
 
 def is_loopback(host: str) -> bool:
@@ -101,14 +101,11 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
 
 
 def check_target(target: object) -> str | None:
-    """None if ``target`` names a mapping target, else why not."""
+    """None if ``target`` names a mapping target (the one grammar), else why not."""
     if not isinstance(target, str):
         return "target must be a string"
-    if _SLOT_TARGET.match(target) or target in SIMPLE_TARGETS:
-        return None
-    if target.startswith("config.") and target[7:] in CONFIG_SPECS:
-        return None
-    return f"unknown target {target!r} (allowed: {', '.join(TARGETS_HELP)})"
+    parsed = parse_target(target)
+    return parsed if isinstance(parsed, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,13 +369,15 @@ class StatusServer:
             return
         self.controls_received += 1
         try:
-            result = self.control(parsed)
+            outcome = self.control(parsed)
         except Exception:  # the daemon's bug must not close the performer's page
             log.exception("status control %s failed", parsed.target)
-            result = "failed (see the daemon's log)"
-        if isinstance(result, str):  # a control callable may explain a refusal
-            reply = {"type": "error", "message": redact(f"{parsed.target}: {result}")}
+            outcome = Outcome(refused="failed (see the daemon's log)")
+        if outcome.refused is not None:
+            reply = {"type": "error", "message": redact(f"{parsed.target}: {outcome.refused}")}
             await client.ws.send(json.dumps(reply))
+        elif outcome.note is not None:  # applied, but not as asked: say so
+            await client.ws.send(json.dumps({"type": "notice", "message": redact(outcome.note)}))
         self.notify()
 
     # --- HTTP ------------------------------------------------------------------------
