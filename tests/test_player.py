@@ -226,7 +226,7 @@ def test_backpressure_holds_the_high_mark(jack_server) -> None:  # type: ignore[
             fed += 0.05
         high = player.stats()["high_mark_seconds"]
         low = jitter.preset("low")
-        assert high == pytest.approx(low.target + low.headroom)  # the preset's own mark
+        assert high == pytest.approx(low.target + low.headroom)
         assert player.fill_seconds >= high - 0.01
         assert fed < high + 0.2  # the caller stopped right at the mark
         assert wait_until(player.wants_more, 2)  # the device drains it, and asks again
