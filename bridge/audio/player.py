@@ -439,6 +439,15 @@ class Player:
     def fade_seconds(self) -> float:
         return self._fade
 
+    def delay(self) -> tuple[float, float]:
+        """(seconds until a frame fed now is heard, the device's output latency): the ring,
+        the frames queued for the device, and the latency the device reports. The beat
+        grid of what is heard (``bridge.heard``) is timed with it."""
+        link = self._link
+        if link is None:  # the headless clock renders a block at a time
+            return self.fill_seconds + _NONE_BLOCK / 2 / self.rate, 0.0
+        return self.fill_seconds + link.queued / self.rate + link.latency, link.latency
+
     def stats(self) -> dict[str, Any]:
         """A JSON-able snapshot (the fields of ``PlayerStats``)."""
         return asdict(self.snapshot())
@@ -641,6 +650,7 @@ class _DeviceLink:
         self._fence = _fence_factory()  # used by the pump thread only
         self._child: _DeviceChild | None = None
         self._rate = 0
+        self.latency = 0.0  # the device's output latency (s), as its stream reports it
         self._xruns_before = 0  # xruns counted by children that are gone
         self._progress = (0, time.monotonic())  # (frames the child had read, when)
         self.lost = False
@@ -651,6 +661,11 @@ class _DeviceLink:
     @property
     def xruns(self) -> int:
         return self._xruns_before + int(self._hdr[2])
+
+    @property
+    def queued(self) -> int:
+        """Frames handed to the device child that it has not played yet."""
+        return max(0, int(self._hdr[0]) - int(self._hdr[1]))
 
     def open(self) -> tuple[int, OutputDevice]:
         """Start the first child and wait for it: (rate, device) or DeviceError."""
@@ -665,6 +680,7 @@ class _DeviceLink:
         self._child = child
         self._progress = (0, time.monotonic())
         self._rate = int(reply["rate"])
+        self.latency = float(reply.get("latency") or 0.0)
         return self._rate, OutputDevice(**reply["ok"])
 
     def start(self) -> None:
@@ -784,7 +800,7 @@ def _device_child(fd: int, spec: str, width: int, rate: int) -> int:
     except DeviceError as exc:
         _answer({"error": str(exc)})
         os._exit(2)
-    _answer({"ok": asdict(dev), "rate": rate})
+    _answer({"ok": asdict(dev), "rate": rate, "latency": float(stream.latency)})
     threading.Thread(target=_watch_stream, args=(stream,), daemon=True).start()
     sys.stdin.readline()  # "stop", or EOF when the player's process is gone
     stream.stop()

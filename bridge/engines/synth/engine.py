@@ -8,7 +8,12 @@ seam and every change lands on a musical boundary:
 * config fields (density, brightness, mutes, temperature, ...) at the next beat;
 * prompts, seed, guidance at the next bar (with guidance-dependent glide over bars);
 * bpm and scale only when a context starts: at the first PLAY, STOP then PLAY, or
-  RESET_CONTEXT (applied at the next beat), exactly like the real model.
+  RESET_CONTEXT (applied at the next beat, or the next bar with ``bar_resets``: the
+  synth knows its bars, so a quantized reset is heard on a bar line), like the real model.
+
+It knows its beat grid exactly and says so: every chunk's ``meta["grid"]`` lists the
+contexts that sound in it as ``[frame offset of the context's downbeat from the chunk's
+first frame, bpm]`` (bars of ``BEATS`` beats), the last one governing the chunk's end.
 
 ``SynthEngine`` wraps it in the Engine interface: playback state (PLAY/PAUSE/STOP),
 an async ``chunks()`` stream generated on demand with the DSP in ``asyncio.to_thread``,
@@ -89,6 +94,10 @@ class Synth:
         self._phrase: Phrase | None = None
         self._events: tuple[Event, ...] = ()
         self._context_pending = True
+        self._bar_reset = False  # a RESET_CONTEXT waiting for the next bar line
+        self.bar_resets = False
+        self.emitted = 0  # frames handed out by render (the chunk stream's position)
+        self.contexts: list[tuple[int, int]] = []  # (first frame, bpm), newest last
         self._origin_frames = 0  # absolute frame of canvas index 0
         self._extent = 0  # canvas frames (from index 0) that may hold sound
         self.bpm = 120  # of the current context (bpm/scale change only with a new context)
@@ -117,6 +126,7 @@ class Synth:
                     self._stop()
                 elif update.action is Playback.RESET_CONTEXT:
                     self._new_context()
+                    self._bar_reset = self.bar_resets and self._style is not None
 
     def _retarget(self) -> None:
         """Start gliding toward the style of the current prompts (from the next bar)."""
@@ -140,6 +150,8 @@ class Synth:
         self._reverb.reset()
         self._limiter.reset()
         self.position = 0  # a stopped stream starts again from nothing: bit-identical
+        self.emitted = 0
+        self.contexts = []
         self._origin_frames = 0
         self._extent = 0
         self._style = None
@@ -151,7 +163,7 @@ class Synth:
         self._context_pending = True
 
     def _start_context(self) -> None:
-        self._context_pending = False
+        self._context_pending = self._bar_reset = False
         self._bar = 0
         self._beat = 0
         self._clock = float(self.position)
@@ -163,6 +175,7 @@ class Synth:
             return
         self.bpm = self.config.bpm or round(style["tempo"])
         self.tonic, self.minor = self._key(style)
+        self.contexts = [*self.contexts[-3:], (self.position, self.bpm)]
 
     def _key(self, style: Style) -> tuple[int, bool]:
         """(tonic pitch class, minor?) from config.scale, else from the style (seeded if flat)."""
@@ -189,7 +202,16 @@ class Synth:
             self._render_beat()
         out, self._out = self._out[:frames], self._out[frames:]
         self.chunks_rendered += 1
+        self.emitted += frames
         return out
+
+    def grid(self, first: int, frames: int) -> list[list[int]]:
+        """The contexts sounding in frames ``first..first+frames`` of the stream, as
+        ``[downbeat offset from first, bpm]`` (see the module docstring)."""
+        sounding = [c for c in self.contexts if c[0] < first + frames]
+        before = [c for c in sounding if c[0] <= first][-1:]
+        inside = [c for c in sounding if c[0] > first]
+        return [[start - first, bpm] for start, bpm in before + inside]
 
     def _controls(self) -> Controls:
         cfg = self.config
@@ -227,7 +249,7 @@ class Synth:
 
     def _render_beat(self) -> None:
         self._drain()
-        if self._context_pending:
+        if self._context_pending and not (self._bar_reset and self._beat != 0):
             self._start_context()
         style = self._style
         fpb = 60.0 * SR / (self.bpm if style is not None else 120)
@@ -334,11 +356,14 @@ class SynthEngine:
 
     name = "synth"
 
-    def __init__(self, chunk_seconds: float = 2.0, seed: int | None = None) -> None:
+    def __init__(
+        self, chunk_seconds: float = 2.0, seed: int | None = None, bar_resets: bool = False
+    ) -> None:
         if not 0.05 <= chunk_seconds <= 10.0:
             raise ValueError(f"chunk_seconds must be in 0.05..10 (got {chunk_seconds})")
         self.chunk_frames = round(chunk_seconds * SR)
         self.synth = Synth(seed)
+        self.synth.bar_resets = bar_resets
         self.state = PlayState.STOPPED  # moved only by the one table (core/playback)
         self.started = False
         self.closed = False
@@ -387,6 +412,7 @@ class SynthEngine:
             "prompts": [{"text": p.text, "weight": p.weight} for p in synth.prompts],
             "seed": synth.seed,
             "bpm": synth.bpm,
+            "grid": synth.grid(synth.emitted - len(samples), len(samples)),
         }
         return AudioChunk(samples=samples, meta=meta)
 
