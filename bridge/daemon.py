@@ -10,6 +10,7 @@ Theory of operation (see docs/design)::
       then sleeps until Instrument.next_deadline() or the next input
     _audio_task:   Engine.chunks ─▶ Player.feed, waiting for the player's wake-up when full
     _files_task:   inotify (watchfiles) on the mapping and rig files, or SIGHUP ─▶ reload
+    Sync.run:      the heard grid ─▶ quantizer, MIDI clock out, Link (``bridge.sync``)
 
 Every decision (what to send, which gain, when to save) is the instrument's; the daemon
 only moves values between it and the adapters (``Parts``), so each part stays testable
@@ -51,6 +52,7 @@ from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
 from bridge.rig import RigSettings, load_rig
 from bridge.state import load_snapshot, save_snapshot
+from bridge.sync import Sync
 
 log = logging.getLogger("promptbridge")
 
@@ -65,6 +67,7 @@ class PlayerLike(Protocol):
     def stats(self) -> dict[str, Any]: ...
     def fade_out(self, seconds: float = ...) -> None: ...
     def fade_in(self, seconds: float = ...) -> None: ...
+    def delay(self) -> tuple[float, float]: ...
     def close(self) -> None: ...
     def start(self) -> None: ...
     def flush(self) -> None: ...
@@ -81,6 +84,8 @@ class Parts:
     hub: Any = None  # bridge.io.midi.MidiHub, or None without MIDI
     recorder: Any = None  # bridge.audio.recorder.Recorder, or None
     status: Any = None  # bridge.status.server.StatusServer factory, or None
+    clock_out: Any = None  # bridge.io.clock_out.ClockOut, or None
+    link: Any = None  # bridge.io.ableton.LinkSession, or None
 
 
 @dataclass
@@ -117,7 +122,10 @@ class Daemon:
         self.clock = clock
         self.notifier = notifier or Notifier()
         self.instrument = Instrument(
-            mapping, rig_gain=settings.gain, outbox_interval=outbox_interval
+            mapping,
+            rig_gain=settings.gain,
+            outbox_interval=outbox_interval,
+            quantize=settings.quantize,
         )
         self.counters = Counters()
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
@@ -128,6 +136,16 @@ class Daemon:
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
+        self.sync = Sync(
+            self.instrument,
+            parts.player,
+            parts.clock_out,
+            parts.link,
+            settings.link,
+            clock,
+            apply=self.apply,
+            wake=self._wake.set,
+        )
 
     @property
     def mapping(self) -> MappingSet:
@@ -179,6 +197,7 @@ class Daemon:
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
+        await self.sync.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
@@ -187,6 +206,7 @@ class Daemon:
             asyncio.create_task(self._audio_task(), name="audio"),
             asyncio.create_task(self._files_task(), name="files"),
             asyncio.create_task(self._watchdog_task(), name="watchdog"),
+            asyncio.create_task(self.sync.run(), name="sync"),
             midi,
         ]
         code = await self._until_stopped()
@@ -246,6 +266,7 @@ class Daemon:
             closers.append(self._status_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
+        closers += self.sync.closers()
         results = await asyncio.gather(
             *(asyncio.wait_for(c, timeout=1.2) for c in closers), return_exceptions=True
         )
@@ -301,6 +322,7 @@ class Daemon:
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""
         player = self.parts.player
+        self.sync.fade(fade.direction, fade.flush)
         if fade.direction == "in":
             player.fade_in()
             return
@@ -358,6 +380,7 @@ class Daemon:
         """Engine chunks → player; the player's high mark is the backpressure."""
         player = self.parts.player
         async for chunk in self.parts.engine.chunks():
+            self.sync.fed(chunk)  # before the feed: its first frame is heard after the queue
             player.feed(chunk)
             self.counters.chunks += 1
             if not self._ready:
@@ -477,6 +500,7 @@ class Daemon:
                 "reloads": self.counters.reloads,
                 "reload_errors": self.counters.reload_errors,
             },
+            "sync": self.sync.status(self.clock()),
             "process": process_stats(self.counters.started),
         }
 

@@ -49,6 +49,9 @@ class RigSettings(BaseModel):
     state_file: str | None = None
     status: str | None = None
     status_token: str | None = None
+    quantize: Literal["bar", "beat", "off"] = "bar"
+    clock_out: str | None = None
+    link: Literal["off", "follow", "lead"] = "off"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
 

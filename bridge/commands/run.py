@@ -82,6 +82,9 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
     a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
     a("--status-token", help="token required by the status API (needed off loopback)")
+    a("--quantize", choices=["bar", "beat", "off"], help="when bpm/scale/scenes/play land")
+    a("--clock-out", metavar="PATTERN", help="send MIDI clock to outputs matching PATTERN")
+    a("--link", choices=["off", "follow", "lead"], help="Ableton Link (needs the [link] extra)")
     a("--log-level", choices=["debug", "info", "warning", "error"])
     a("--log-format", choices=["text", "json"])
 
@@ -164,7 +167,9 @@ def make_engine(settings: RigSettings) -> Engine:
             rotate_after=settings.rotate_after,
             crossfade=settings.crossfade,
         )
-    return create_engine("synth", chunk_seconds=settings.chunk_seconds)
+    # with quantization, the synth lands a reset on its own bar line (it knows where)
+    bar_resets = settings.quantize != "off"
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds, bar_resets=bar_resets)
 
 
 def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
@@ -190,9 +195,30 @@ def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
     player, recorder = make_parts_audio(settings)
     hub = make_hub(settings, mapping)
     status = make_status_factory(settings) if settings.status else None
+    clock_out, link = make_sync_parts(settings)
     return Parts(
-        engine=make_engine(settings), player=player, hub=hub, recorder=recorder, status=status
+        engine=make_engine(settings),
+        player=player,
+        hub=hub,
+        recorder=recorder,
+        status=status,
+        clock_out=clock_out,
+        link=link,
     )
+
+
+def make_sync_parts(settings: RigSettings) -> tuple[Any, Any]:
+    """The MIDI clock sender and the Link peer the settings ask for (or None)."""
+    clock_out = link = None
+    if settings.clock_out:
+        from bridge.io.clock_out import ClockOut
+
+        clock_out = ClockOut(settings.clock_out, settings.midi_api, settings.virtual_port)
+    if settings.link != "off":
+        from bridge.io.ableton import LinkSession
+
+        link = LinkSession()  # DeviceError (how to install the extra) when it is missing
+    return clock_out, link
 
 
 def make_hub(settings: RigSettings, mapping: MappingSet) -> Any:

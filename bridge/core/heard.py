@@ -7,11 +7,15 @@ together with what the engine says of its own grid (the embedded engine's
 tracker measured, that gives the grid *as heard*. ``HeardGrid`` turns those noisy
 per-chunk observations into one steady grid:
 
-1. A new tempo, a new bar phase, or a downbeat more than ``tolerance`` (10 ms) off the
-   current grid replaces it at once (a new context, a STOP, an underrun that shifted
-   everything): ``observe`` returns the new grid, for the quantizer, the clock and Link.
+1. A new tempo (a new context: more than ``BPM_TOLERANCE`` apart) replaces the grid at
+   once; so does a downbeat more than ``tolerance`` (10 ms) off the current grid in
+   ``persist`` observations in a row (an
+   underrun or a same-tempo reset shifted everything; a single outlier is a scheduling
+   hiccup of the estimate and is ignored). ``observe`` returns the new grid, for the
+   quantizer, the clock and Link.
 2. Smaller differences are timing noise of the estimate (blocks of 256 frames in the
-   pump, the device's period): the grid moves ``smoothing`` of the way towards the
+   pump, the device's period, a late loop) or the sound card's clock drifting from the
+   system's: the grid's phase and tempo move ``smoothing`` of the way towards the
    observation, so the MIDI clock that follows it never jumps; ``observe`` returns None.
 3. ``lost()`` forgets the grid (STOP: nothing is heard, nothing to land on).
 """
@@ -23,7 +27,9 @@ from collections.abc import Sequence
 from bridge.core.grid import Grid
 
 TOLERANCE = 0.010
-SMOOTHING = 0.2
+SMOOTHING = 0.1
+PERSIST = 3
+BPM_TOLERANCE = 0.005  # relative: a sound card's clock is off by ppm, a new tempo by > 0.5 %
 
 
 def engine_grid(
@@ -45,9 +51,13 @@ def engine_grid(
 class HeardGrid:
     """One steady heard grid from noisy observations. See the module docstring."""
 
-    def __init__(self, tolerance: float = TOLERANCE, smoothing: float = SMOOTHING) -> None:
+    def __init__(
+        self, tolerance: float = TOLERANCE, smoothing: float = SMOOTHING, persist: int = PERSIST
+    ) -> None:
         self.tolerance = tolerance
         self.smoothing = smoothing
+        self.persist = persist
+        self._outliers = 0
         self.grid: Grid | None = None
         self.changes = 0  # how often the grid was replaced (rule 1)
 
@@ -57,12 +67,14 @@ class HeardGrid:
             return None
         current = self.grid
         if current is None or self._differs(current, seen):
-            self.grid = seen.moved(now)
-            self.changes += 1
-            return self.grid
+            return self._replace(seen, now)
+        if abs(self._bar_offset(current, seen)) > self.tolerance:
+            self._outliers += 1
+            return self._replace(seen, now) if self._outliers >= self.persist else None
+        self._outliers = 0
         shift = self._bar_offset(current, seen) * self.smoothing
         self.grid = Grid(
-            current.bpm,
+            current.bpm + (seen.bpm - current.bpm) * self.smoothing,
             current.downbeat + shift,
             current.beats_per_bar,
             seen.confidence,
@@ -70,17 +82,23 @@ class HeardGrid:
         ).moved(now)
         return None
 
+    def _replace(self, seen: Grid, now: float) -> Grid:
+        self.grid = seen.moved(now)
+        self.changes += 1
+        self._outliers = 0
+        return self.grid
+
     def lost(self) -> bool:
         """Forget the grid (rule 3); True if there was one."""
         had, self.grid = self.grid is not None, None
         return had
 
     def _differs(self, current: Grid, seen: Grid) -> bool:
-        if abs(current.bpm - seen.bpm) > 1e-6 or current.beats_per_bar != seen.beats_per_bar:
+        if abs(current.bpm - seen.bpm) > BPM_TOLERANCE * current.bpm:
             return True
-        if seen.source != current.source and seen.source == "engine":
-            return True  # exact beats over measured ones
-        return abs(self._bar_offset(current, seen)) > self.tolerance
+        if current.beats_per_bar != seen.beats_per_bar:
+            return True
+        return seen.source != current.source and seen.source == "engine"  # exact beats win
 
     @staticmethod
     def _bar_offset(current: Grid, seen: Grid) -> float:

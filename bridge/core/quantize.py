@@ -180,4 +180,3 @@ class Quantizer:
                 for h in self._held
             ],
         }
-

@@ -13,6 +13,8 @@ from bridge.engines.synth.engine import Synth, SynthEngine
 __all__ = ["Synth", "SynthEngine", "create"]
 
 
-def create(chunk_seconds: float = 2.0, seed: int | None = None, **_: Any) -> SynthEngine:
+def create(
+    chunk_seconds: float = 2.0, seed: int | None = None, bar_resets: bool = False, **_: Any
+) -> SynthEngine:
     """Build the embedded engine; other engines' options (url, key, ...) are ignored."""
-    return SynthEngine(chunk_seconds=chunk_seconds, seed=seed)
+    return SynthEngine(chunk_seconds=chunk_seconds, seed=seed, bar_resets=bar_resets)

@@ -1,0 +1,244 @@
+"""Sync: the grid of what is heard, and what follows it (quantizer, MIDI clock, Link).
+
+Glue between the daemon and the sync parts; its decisions are the pure modules' (grid,
+heard, clock, quantize, beats), its I/O the adapters' (``io.clock_out``, ``io.ableton``).
+
+Theory of operation
+-------------------
+Times are kept in *stream seconds* (audio fed to the player since the last flush), so a
+grid stays right across pauses and underruns:
+
+* ``fed(chunk)``: the chunk's first frame is stream second ``s``. The embedded engine's
+  ``meta["grid"]`` anchors the grid exactly (downbeat at ``s + offset``); other engines'
+  audio goes into a rolling window for the beat tracker (``bridge.beats``).
+* ``refresh(now)``: the player says how long a frame fed now takes to be heard
+  (``Player.delay``: ring + device queue + output latency); so stream second ``x`` is
+  heard at ``now + delay - (fed - x)``. That grid, while audio actually flows (the ring
+  is being consumed), goes to ``HeardGrid``, which smooths it; a replaced grid goes to the
+  Instrument's quantizer (with the leads), the MIDI clock and, leading, to Link.
+* ``fade(direction, flush)``: what is heard starts or stops: the clock sends Start (at
+  the next downbeat), Continue or Stop; a flush (STOP) forgets the grid.
+* ``run()``: a task of the daemon: refresh every ``PERIOD``, run the tracker in a worker
+  thread when a second of new audio is in, follow Link's tempo (``link = "follow"``: a
+  steady new tempo becomes ``config.bpm``, which the quantizer lands on the next bar).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bridge import beats
+from bridge.core.grid import Grid
+from bridge.core.heard import HeardGrid, engine_grid
+from bridge.core.instrument import Instrument
+from bridge.core.tempo import clamp_bpm
+from bridge.core.types import AudioChunk, Change
+from bridge.errors import BridgeError
+
+log = logging.getLogger("promptbridge.sync")
+
+PERIOD = 0.05  # seconds between refreshes (the clock thread re-plans on a new grid)
+WINDOW = 8.0  # seconds of audio the tracker looks at
+TRACK_EVERY = 1.0  # seconds of new audio between two tracker runs
+RATE_WINDOW = 8.0  # seconds over which the device's pace is measured
+LINK_STEADY = 0.3  # a Link tempo must hold this long before it becomes config.bpm
+
+
+class Sync:
+    """The heard grid and its followers for one daemon. See the module docstring."""
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        player: Any,
+        clock_out: Any = None,
+        link: Any = None,
+        link_mode: str = "off",
+        clock: Callable[[], float] = time.monotonic,
+        apply: Callable[[Change], Any] | None = None,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.instrument = instrument
+        self.apply = apply or (lambda change: instrument.apply(change, clock()))
+        self.wake = wake  # the daemon's pump: the quantizer's deadline may have moved
+        self.player = player
+        self.clock_out = clock_out
+        self.link = link
+        self.link_mode = link_mode
+        self.clock = clock
+        self.heard = HeardGrid()
+        self._fed = 0.0  # stream seconds fed since the last flush
+        self._consumed = -1.0  # stream seconds played, at the last refresh
+        self._anchor: Grid | None = None  # the grid on the stream-seconds axis
+        self._window: deque[tuple[float, np.ndarray]] = deque()
+        self._sample_rate = 48_000
+        self._pace: deque[tuple[float, float]] = deque()  # (now, consumed): the device's pace
+        self._untracked = 0.0  # seconds fed since the tracker last ran
+        self._tracking = False
+        self._link_seen: tuple[int, float] | None = None  # (bpm, since)
+        self.tracked: beats.Beats | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the MIDI clock's outputs and join Link (a failure is said, not fatal)."""
+        for name in ("clock_out", "link"):
+            part = getattr(self, name)
+            if part is None:
+                continue
+            try:
+                await asyncio.to_thread(part.start)
+            except (BridgeError, OSError) as exc:
+                log.error("%s unavailable, continuing without it: %s", name.replace("_", " "), exc)
+                setattr(self, name, None)
+
+    def closers(self) -> list[Any]:
+        """Awaitables that close the clock (Stop, ports) and leave Link (for shutdown)."""
+        return [asyncio.to_thread(p.close) for p in (self.clock_out, self.link) if p is not None]
+
+    # --- inputs from the daemon ---------------------------------------------------------
+    def fed(self, chunk: AudioChunk) -> None:
+        """A chunk is about to be fed to the player."""
+        start = self._fed
+        seconds = len(chunk.samples) / chunk.rate
+        self._fed += seconds
+        seen = engine_grid(chunk.meta.get("grid") or (), start, chunk.rate)
+        if seen is not None:
+            self._anchor = seen
+            return
+        self._sample_rate = chunk.rate
+        self._window.append((start, np.asarray(chunk.samples, dtype=np.float32).mean(axis=1)))
+        while self._window and self._window[0][0] < self._fed - WINDOW:
+            self._window.popleft()
+        self._untracked += seconds
+
+    def fade(self, direction: str, flush: bool) -> None:
+        """The player fades in (play/resume) or out (pause/stop; ``flush``: stop)."""
+        clock = self.clock_out
+        if direction == "out":
+            if clock is not None:
+                clock.stop()
+            if flush:
+                self._fed, self._consumed, self._anchor = 0.0, -1.0, None
+                self._window.clear()
+                if self.heard.lost():
+                    self._push(None)
+            return
+        if clock is not None:
+            clock.resume() if self.heard.grid is not None else clock.play()
+
+    # --- the task -----------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            self.refresh(self.clock())
+            if self._untracked >= TRACK_EVERY and not self._tracking:
+                self._tracking = True
+                asyncio.get_running_loop().create_task(self._track())
+            if self.link is not None and self.link_mode == "follow":
+                self._follow_link(self.clock())
+            await asyncio.sleep(PERIOD)
+
+    def refresh(self, now: float) -> None:
+        """Time the anchored grid by what is queued now; feed it to the follower."""
+        delay, latency = self.player.delay()
+        consumed = self._fed - (delay - latency)  # stream seconds gone to the device
+        flowing = consumed > self._consumed + 1e-4
+        self._consumed = consumed
+        anchor = self._anchor
+        if anchor is None or not flowing:
+            self._pace.clear()
+            return
+        rate = self._device_rate(now, consumed)
+        # stream second x is heard at now + (x - consumed) / rate + latency
+        at = now - consumed / rate + latency
+        seen = Grid(anchor.bpm * rate, at + anchor.downbeat / rate, anchor.beats_per_bar,
+                    anchor.confidence, anchor.source)  # fmt: skip
+        replaced = self.heard.observe(seen, now)
+        if replaced is not None:
+            self._push(replaced)
+        elif self.clock_out is not None and self.heard.grid is not None:
+            self.clock_out.set_grid(self.heard.grid)  # a smoothed nudge
+        if self.link is not None and self.link_mode == "lead" and self.heard.grid is not None:
+            self.link.publish(self.heard.grid)
+
+    def _device_rate(self, now: float, consumed: float) -> float:
+        """Stream seconds the device plays per second of our clock (1 ± ppm for a sound
+        card; a JACK dummy on a loaded machine runs up to 10 % slow): the tempo heard,
+        and so the clock sent, scales with it."""
+        samples = self._pace
+        samples.append((now, consumed))
+        while samples and samples[0][0] < now - RATE_WINDOW:
+            samples.popleft()
+        span = samples[-1][0] - samples[0][0]
+        if span < RATE_WINDOW / 2:
+            return 1.0
+        rate = (samples[-1][1] - samples[0][1]) / span
+        return min(1.25, max(0.8, rate))
+
+    def _push(self, grid: Grid | None) -> None:
+        """A new heard grid: to the quantizer (with the leads), the clock, the log."""
+        delay, latency = self.player.delay()
+        # a change reaches the ear after what is queued (engine) or the device (fades)
+        self.instrument.grid(grid, engine_lead=delay, output_lead=latency)
+        self.wake()
+        if self.clock_out is not None:
+            self.clock_out.set_grid(grid)
+        if grid is not None:
+            log.info("heard grid: %.2f bpm (%s, confidence %.2f)", grid.bpm, grid.source,
+                     grid.confidence)  # fmt: skip
+
+    async def _track(self) -> None:
+        """Measure the grid of the window (in a worker thread: ~0.1 s of numpy)."""
+        try:
+            if not self._window:
+                return
+            start = self._window[0][0]
+            samples = np.concatenate([s for _, s in self._window])
+            prior = self.instrument.perf.config.bpm
+            self._untracked = 0.0
+            found = await asyncio.to_thread(beats.track, samples, self._sample_rate, prior)
+            if found is None:
+                return
+            self.tracked = found
+            self._anchor = Grid(found.bpm, start + found.downbeat, 4, found.confidence, "tracker")
+        finally:
+            self._tracking = False
+
+    def _follow_link(self, now: float) -> None:
+        """A Link tempo held for ``LINK_STEADY`` becomes config.bpm (quantized)."""
+        bpm = clamp_bpm(self.link.tempo())
+        if bpm == self.instrument.perf.config.bpm or any(
+            h.change.target == "config.bpm" and h.change.value == bpm
+            for h in self.instrument.quantizer.held
+        ):
+            self._link_seen = None
+            return
+        if self._link_seen is None or self._link_seen[0] != bpm:
+            self._link_seen = (bpm, now)
+            return
+        if now - self._link_seen[1] >= LINK_STEADY:
+            self._link_seen = None
+            self.apply(Change("config.bpm", bpm, source="link"))
+
+    # --- status -------------------------------------------------------------------------
+    def status(self, now: float) -> dict[str, Any]:
+        grid = self.heard.grid
+        out: dict[str, Any] = {
+            "heard": grid.status(now) if grid is not None else None,
+            "quantize": self.instrument.quantizer.status(now),
+        }
+        if self.clock_out is not None:
+            out["clock_out"] = {
+                "ports": self.clock_out.ports,
+                "ticks": self.clock_out.plan.sent_ticks,
+            }
+        if self.link is not None:
+            out["link"] = {"mode": self.link_mode, "peers": self.link.peers,
+                           "tempo": round(self.link.tempo(), 2)}  # fmt: skip
+        return out

@@ -1,0 +1,217 @@
+"""In time on the JACK rig: MIDI clock out against the audio at the sound card, and a bpm
+knob move landing on a bar line of what is heard.
+
+One JACK client records both the daemon's audio (PortAudio's output ports) and its MIDI
+clock (``PromptBridge Clock``), each stamped with JACK's frame clock, so clock ticks and
+audio onsets are compared on one time axis. The daemon compensates the device's output
+latency (what PortAudio reports) because a listener hears the audio that much after it
+leaves PortAudio; the recorder sits before that latency, so the expected offset of a
+tick from its onset is that latency (the status says which value was used).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.daemon_helpers import Daemon, free_port, status, wait_status
+
+pytestmark = pytest.mark.jack
+RATE = 48_000
+
+
+@dataclass
+class Capture:
+    """Audio blocks and MIDI bytes, both at JACK frame times."""
+
+    client: Any
+    audio_in: list[Any]
+    midi_in: Any
+    blocks: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    midi: list[tuple[int, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def process(self, frames: int) -> None:
+        start = self.client.last_frame_time
+        block = np.stack([p.get_array().copy() for p in self.audio_in], axis=1)
+        midi = self.midi_in.incoming_midi_events()
+        events = [(start + off, bytes(data)[0]) for off, data in midi]
+        with self.lock:
+            self.blocks.append((start, block))
+            self.midi.extend(events)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.blocks.clear()
+            self.midi.clear()
+
+    def take(self) -> tuple[int, np.ndarray, list[tuple[int, int]]]:
+        """(frame time of the first sample, audio [n, 2], MIDI (frame, status byte))."""
+        with self.lock:
+            blocks, midi = list(self.blocks), list(self.midi)
+        first = blocks[0][0]
+        return first, np.concatenate([b for _, b in blocks]), midi
+
+
+@pytest.fixture
+def capture(jack_server: Any) -> Any:
+    import jack
+
+    client = jack.Client("pbsync", servername=jack_server.name, no_start_server=True)
+    audio = [client.inports.register(f"in_{i}") for i in (1, 2)]
+    midi = client.midi_inports.register("clock")
+    cap = Capture(client, audio, midi)
+    client.set_process_callback(cap.process)
+    client.activate()
+    yield cap
+    client.deactivate()
+    client.close()
+
+
+def wire(cap: Capture) -> None:
+    """Connect PortAudio's outputs and the daemon's clock port to the capture client."""
+    client = cap.client
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        audio = client.get_ports("PortAudio", is_audio=True, is_output=True)
+        clock = client.get_ports("PromptBridge Clock", is_midi=True, is_output=True)
+        if len(audio) >= 2 and clock:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"ports never appeared: {client.get_ports()}")
+    for src, dst in zip(audio[:2], cap.audio_in, strict=True):
+        client.connect(src, dst)
+    client.connect(clock[0], cap.midi_in)
+
+
+def run_args(tmp_path: Path, port: int, bpm: int) -> list[str]:
+    mapping = tmp_path / "set.toml"
+    mapping.write_text(
+        '[controller]\nname = "none"\nport = "no such port"\n\n'
+        f'[[slots]]\ntext = "techno"\nweight = 1.0\n\n[config]\nbpm = {bpm}\n'
+    )
+    return [
+        "run", "--engine", "synth", "--midi-api", "jack", "--output", "system",
+        "--latency", "low", "--chunk-seconds", "0.5", "--autoplay", "--fresh",
+        "--mapping", str(mapping), "--clock-out", "no port matches this",
+        "--state-file", str(tmp_path / "state.json"), "--status", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+
+
+def offline(bpm: int, seconds: float) -> np.ndarray:
+    """What the daemon's synth plays from its first frame (deterministic), mono."""
+    from bridge.core.types import GenerationConfig, SetConfig, SetPrompts, WeightedPrompt
+    from bridge.engines.synth import SynthEngine
+
+    engine = SynthEngine(chunk_seconds=0.5)
+    engine.apply_now(SetPrompts((WeightedPrompt("techno", 1.0),)))
+    engine.apply_now(SetConfig(GenerationConfig(bpm=bpm)))
+    chunks = [engine.render_chunk().samples for _ in range(int(seconds / 0.5))]
+    return np.concatenate(chunks).mean(axis=1)
+
+
+def stream_offset(heard: np.ndarray, reference: np.ndarray) -> int:
+    """The stream frame of ``heard[0]``: where a second of it matches the reference."""
+    piece = heard[: RATE // 2]
+    size = 1 << int(np.ceil(np.log2(len(reference) + len(piece))))
+    corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(piece, size)), size)
+    offset = int(np.argmax(corr[: len(reference)]))
+    match = reference[offset : offset + len(piece)]
+    similarity = np.dot(match, piece) / (np.linalg.norm(match) * np.linalg.norm(piece) + 1e-12)
+    assert similarity > 0.99, f"what was heard is not the synth's stream ({similarity:.3f})"
+    return offset
+
+
+def first_difference(heard: np.ndarray, reference: np.ndarray, offset: int) -> int:
+    """The first stream frame where what was heard leaves the reference (a new context)."""
+    n = min(len(heard), len(reference) - offset)
+    diff = np.abs(heard[:n] - reference[offset : offset + n]) > 1e-3
+    assert diff.any(), "the change never reached the sound card"
+    return offset + int(np.argmax(diff))
+
+
+def tick_numbers(ticks: np.ndarray) -> np.ndarray:
+    """Each tick's number, counting the ones a dropped JACK cycle swallowed."""
+    gaps = np.diff(ticks)
+    typical = gaps[(gaps > 0) & (gaps < 2 * np.median(gaps))].mean()
+    steps = np.maximum(1, np.round(gaps / typical))
+    return np.concatenate([[0], np.cumsum(steps)])
+
+
+@pytest.mark.parametrize("bpm", [120, 128])
+def test_clock_out_follows_the_heard_tempo_and_beats(
+    tmp_path: Path, jack_server: Any, capture: Capture, bpm: int
+) -> None:
+    """The embedded engine at 120 and 128 bpm: our clock's tempo within 0.2 %, and its
+    beats (every 24th tick) within 10 ms of the kicks at the sound card."""
+    port = free_port()
+    daemon = Daemon(run_args(tmp_path, port, bpm))
+    try:
+        daemon.wait_for("heard grid", timeout=30)
+        wire(capture)
+        snap = wait_status(port, lambda s: (s["sync"].get("clock_out") or {}).get("ticks", 0) > 48)
+        latency = snap["sync"]["quantize"]["lead"]["output"]
+        time.sleep(1.0)
+        capture.clear()
+        time.sleep(8.0)
+        first, audio, midi = capture.take()
+    finally:
+        daemon.stop()
+    ticks = np.array([f for f, b in midi if b == 0xF8], dtype=np.float64)
+    assert len(ticks) > 24 * 12, f"{len(ticks)} ticks of {len(midi)} messages, {daemon.log()}"
+    # Tempo: the least-squares slope of tick frame against tick number. The JACK dummy
+    # drops a cycle's MIDI when the loaded machine makes it overrun, and rtmidi emits at
+    # the start of a cycle (256 frames), so tick numbers are rebuilt from the gaps.
+    number = tick_numbers(ticks)
+    slope = np.polyfit(number, ticks, 1)[0]
+    measured = 60.0 * RATE / (slope * 24)
+    assert abs(measured - bpm) / bpm < 0.002, f"{measured:.3f} bpm"
+    # the true beats: the synth's grid, found by matching what was heard to its stream
+    mono = audio.mean(axis=1)
+    offset = stream_offset(mono, offline(bpm, 60.0))
+    per_beat = 60.0 * RATE / bpm
+    true_beats = first - offset + per_beat * np.arange(np.ceil(offset / per_beat), 400)
+    heard_beats = true_beats + latency * RATE  # the listener hears them this much later
+    errors = []
+    for phase in range(24):
+        on_beat = ticks[(number % 24) == phase]
+        errors.append([np.min(np.abs(heard_beats - t)) for t in on_beat])
+    best = min(errors, key=lambda e: float(np.median(e)))
+    typical_ms = np.median(best) / RATE * 1000
+    assert typical_ms < 10.0, f"clock beats {typical_ms:.1f} ms off the heard beats"
+
+
+def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
+    tmp_path: Path, jack_server: Any, capture: Capture
+) -> None:
+    """config.bpm 120 → 100 through the status API: the heard audio leaves the 120 bpm
+    stream exactly on one of its bar lines (a stream frame that is a multiple of a bar)."""
+    port = free_port()
+    daemon = Daemon(run_args(tmp_path, port, 120))
+    try:
+        daemon.wait_for("heard grid", timeout=30)
+        wire(capture)
+        time.sleep(1.5)
+        capture.clear()
+        time.sleep(1.0)
+        status(port, changes=[{"target": "config.bpm", "value": 100}])
+        wait_status(port, lambda s: (s["sync"]["heard"] or {}).get("bpm") == 100, timeout=20)
+        time.sleep(1.0)
+        _, audio, _ = capture.take()
+    finally:
+        daemon.stop()
+    mono = audio.mean(axis=1)
+    reference = offline(120, 60.0)
+    offset = stream_offset(mono, reference)  # the first half second: before the change
+    changed = first_difference(mono, reference, offset)
+    bar = 4 * RATE / 2  # 2 s at 120 bpm
+    off_bar = (changed + bar / 2) % bar - bar / 2
+    off_ms = off_bar / RATE * 1000
+    assert abs(off_bar) < 0.010 * RATE, f"the new tempo starts {off_ms:.0f} ms off a bar"
