@@ -224,7 +224,8 @@ class Sync:
             return
         if now - self._link_seen[1] >= LINK_STEADY:
             self._link_seen = None
-            self.apply(Change("config.bpm", bpm, source="link"))
+            outcome = self.apply(Change("config.bpm", bpm, source="link"))
+            log.info("link tempo %d bpm → config.bpm (%s)", bpm, outcome.note or "now")
 
     # --- status -------------------------------------------------------------------------
     def status(self, now: float) -> dict[str, Any]:
