@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bridge.core.types import Change
 from tests.daemon_helpers import Daemon, free_port, status, wait_status
 
 pytestmark = pytest.mark.jack
@@ -35,6 +36,7 @@ class Capture:
     midi_in: Any
     blocks: list[tuple[int, np.ndarray]] = field(default_factory=list)
     midi: list[tuple[int, int]] = field(default_factory=list)
+    cycles: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, frame)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def process(self, frames: int) -> None:
@@ -45,11 +47,13 @@ class Capture:
         with self.lock:
             self.blocks.append((start, block))
             self.midi.extend(events)
+            self.cycles.append((time.monotonic(), start))
 
     def clear(self) -> None:
         with self.lock:
             self.blocks.clear()
             self.midi.clear()
+            self.cycles.clear()
 
     def take(self) -> tuple[int, np.ndarray, list[tuple[int, int]]]:
         """(frame time of the first sample, audio [n, 2], MIDI (frame, status byte))."""
@@ -72,6 +76,20 @@ def capture(jack_server: Any) -> Any:
     yield cap
     client.deactivate()
     client.close()
+
+
+def judge_rig(cap: Capture, xruns: int) -> None:
+    """Skip, saying why, when the rig itself cannot judge: the JACK dummy's frame clock is
+    our time axis, and on an overloaded machine it runs percent slow of real time (it
+    does not catch up late cycles) and the audio child misses cycles (xruns)."""
+    with cap.lock:
+        cycles = np.array(cap.cycles)
+    pace = (cycles[-1, 1] - cycles[0, 1]) / ((cycles[-1, 0] - cycles[0, 0]) * RATE)
+    if abs(pace - 1) > 0.003 or xruns > 0:
+        pytest.skip(
+            f"rig unfit to judge: JACK ran at {pace * 100:.1f} % of real time with {xruns} "
+            "device xruns during the capture (machine overloaded)"
+        )
 
 
 def wire(cap: Capture) -> None:
@@ -159,11 +177,14 @@ def test_clock_out_follows_the_heard_tempo_and_beats(
         snap = wait_status(port, lambda s: (s["sync"].get("clock_out") or {}).get("ticks", 0) > 48)
         latency = snap["sync"]["quantize"]["lead"]["output"]
         time.sleep(1.0)
+        xruns = status(port)["audio"]["device_xruns"]
         capture.clear()
         time.sleep(8.0)
         first, audio, midi = capture.take()
+        xruns = status(port)["audio"]["device_xruns"] - xruns
     finally:
         daemon.stop()
+    judge_rig(capture, xruns)
     ticks = np.array([f for f, b in midi if b == 0xF8], dtype=np.float64)
     assert len(ticks) > 24 * 12, f"{len(ticks)} ticks of {len(midi)} messages, {daemon.log()}"
     # Tempo: the least-squares slope of tick frame against tick number. The JACK dummy
@@ -199,14 +220,17 @@ def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
         daemon.wait_for("heard grid", timeout=30)
         wire(capture)
         time.sleep(1.5)
+        xruns = status(port)["audio"]["device_xruns"]
         capture.clear()
         time.sleep(1.0)
-        status(port, changes=[{"target": "config.bpm", "value": 100}])
+        status(port, [Change("config.bpm", 100)])
         wait_status(port, lambda s: (s["sync"]["heard"] or {}).get("bpm") == 100, timeout=20)
         time.sleep(1.0)
         _, audio, _ = capture.take()
+        xruns = status(port)["audio"]["device_xruns"] - xruns
     finally:
         daemon.stop()
+    judge_rig(capture, xruns)
     mono = audio.mean(axis=1)
     reference = offline(120, 60.0)
     offset = stream_offset(mono, reference)  # the first half second: before the change

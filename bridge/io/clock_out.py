@@ -5,6 +5,8 @@ this adapter only keeps time. Its thread sleeps until about ``SPIN`` before each
 message, then spins on the monotonic clock to the planned instant: the interval jitter
 is the OS's wake-up jitter minus what the spin absorbs, never the asyncio loop's
 (a loop busy with a websocket frame or a reload would delay a tick by milliseconds).
+Starting it lowers the interpreter's GIL switch interval to 0.5 ms (process-wide), so a
+thread rendering audio cannot hold the clock thread back for the default 5 ms.
 
 Ports: every MIDI output whose name matches the rig's ``clock_out`` pattern (``re:``
 prefix for a regex, as for inputs), and a virtual output ``PromptBridge Clock`` when the
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from bridge.io.midi import OWN_PREFIX, resolve_api, usable_api
 
 log = logging.getLogger("promptbridge.clock")
 
+SWITCH_INTERVAL = 0.0005  # seconds: how long another thread may hold the GIL we wait for
 SPIN = 0.0015  # seconds spent spinning before a message (sleep overshoots ~0.1-1 ms)
 IDLE = 0.05  # with nothing planned, look again this often
 VIRTUAL_NAME = "PromptBridge Clock"
@@ -75,6 +79,10 @@ class ClockOut:
                 raise DeviceError(f"cannot open the virtual clock output: {exc}") from None
             self._ports[VIRTUAL_NAME] = out
         self.refresh()
+        # A thread holding the GIL (the engine rendering, the loop) keeps it up to the
+        # switch interval (5 ms by default) before a waiting thread runs: for the clock,
+        # that is jitter. 0.5 ms costs a few more GIL hand-offs, process-wide.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._thread.start()
 
     def _new_out(self, role: str) -> Any:
