@@ -4,8 +4,9 @@ reference sender measured in the same run. Process, MIDI (JACK) and CPU load.
 Both send 24 ppqn at 120 bpm to a virtual JACK MIDI output, in alternating 5 s slices
 (``--seconds`` each in all, so both see the same shared machine), while another thread
 renders the embedded engine flat out (the GIL contention of a daemon rendering audio)
-and, with ``--hog``, a process spins on each core. What is measured is when each message left for the port (``time.monotonic`` just before
-``send_message``) against its planned time:
+and, with ``--hog``, a process spins on each core. What is measured is when each
+message left for the port (``time.monotonic`` just before ``send_message``) against its
+planned time:
 
 * tempo error: the least-squares slope of send time against tick number, vs 120 bpm;
 * interval jitter: |interval - nominal| per tick, p50 / p99 / max.
