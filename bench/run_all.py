@@ -10,6 +10,8 @@ runs, in order:
 3. start-up to the first sample in the JACK graph (bench/startup.py);
 4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
    throughput (bench/core_throughput.py), each in its own process;
+5. MIDI clock out (bench/clock_jitter.py): tempo error and interval jitter beside a
+   busy-waiting reference sender, in its own process;
 
 and prints one Markdown table. Process, network, MIDI, audio and file I/O.
 
@@ -48,12 +50,13 @@ class Plan:
     startup_runs: int
     rtf_seconds: float
     core_seconds: float
+    clock_seconds: float
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
-            core_seconds=2.0)  # fmt: skip
+            core_seconds=2.0, clock_seconds=60.0)  # fmt: skip
 QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
-             core_seconds=1.0)  # fmt: skip
+             core_seconds=1.0, clock_seconds=10.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,33 @@ def core_rows(seconds: float) -> list[Row]:
     ]
 
 
+def clock_rows(seconds: float) -> list[Row]:
+    text = script("clock_jitter.py", "--seconds", f"{seconds:g}")
+    pattern = r"{}: .*tempo error ([\d.]+) %, interval jitter p50 [\d.]+ ms, p99 ([\d.]+) ms"
+    found = {n: re.search(pattern.format(n), text) for n in ("ours", "reference")}
+    if found["ours"] is None or found["reference"] is None:
+        raise SystemExit(f"clock_jitter.py printed no figures:\n{text}")
+    (tempo, p99), (ref_tempo, ref_p99) = (
+        (float(m.group(1)), float(m.group(2))) for m in (found["ours"], found["reference"])
+    )
+    return [
+        Row(
+            "MIDI clock out: tempo error",
+            f"{tempo:.4f} %",
+            "≤ 0.02 %",
+            tempo <= 0.02,
+            f"{ref_tempo:.4f} % (busy-wait sender)",
+        ),
+        Row(
+            "MIDI clock out: interval jitter p99",
+            f"{p99:.2f} ms",
+            "≤ baseline",
+            p99 <= ref_p99,
+            f"{ref_p99:.2f} ms (busy-wait sender)",
+        ),
+    ]
+
+
 def markdown(rows: list[Row]) -> str:
     header = ["Measure", "PromptBridge", "Target", "", "Baseline bridge"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -240,9 +270,10 @@ def main() -> int:
         audio = audio_path.measure(plan.audio_seconds, ["idle", "hog"])
         print("3/4 start-up ...", file=sys.stderr, flush=True)
         boot = startup.measure(plan.startup_runs)
-    print("4/4 engine and core ...", file=sys.stderr, flush=True)
+    print("4/4 engine, core and MIDI clock ...", file=sys.stderr, flush=True)
     rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
+    rows += clock_rows(plan.clock_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
     elapsed = time.monotonic() - started
