@@ -168,9 +168,11 @@ class Sync:
             self.link.publish(self.heard.grid)
 
     def _device_rate(self, now: float, consumed: float) -> float:
-        """Stream seconds the device plays per second of our clock (1 ± ppm for a sound
-        card; a JACK dummy on a loaded machine runs up to 10 % slow): the tempo heard,
-        and so the clock sent, scales with it."""
+        """Stream seconds the device plays per second of our clock: a sound card's crystal
+        is off by tens of ppm, and the tempo heard (and so the clock sent) scales with it.
+        Bounded to ±0.5 %: beyond that the device is failing (a JACK dummy on an
+        overloaded machine runs percent slow, unevenly) and a receiver locks better to a
+        steady clock than to one chasing it."""
         samples = self._pace
         samples.append((now, consumed))
         while samples and samples[0][0] < now - RATE_WINDOW:
@@ -179,7 +181,7 @@ class Sync:
         if span < RATE_WINDOW / 2:
             return 1.0
         rate = (samples[-1][1] - samples[0][1]) / span
-        return min(1.25, max(0.8, rate))
+        return min(1.005, max(0.995, rate))
 
     def _push(self, grid: Grid | None) -> None:
         """A new heard grid: to the quantizer (with the leads), the clock, the log."""
