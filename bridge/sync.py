@@ -130,8 +130,12 @@ class Sync:
                 if self.heard.lost():
                     self._push(None)
             return
-        if clock is not None:
-            clock.resume() if self.heard.grid is not None else clock.play()
+        if clock is None:
+            return
+        if self.heard.grid is not None:
+            clock.resume()  # a pause ends: the grid (and the receiver's bar) goes on
+        else:
+            clock.play()  # from a stop: Start on the first downbeat heard
 
     # --- the task -----------------------------------------------------------------------
     async def run(self) -> None:

@@ -63,16 +63,6 @@ class LinkSession:
     def tempo(self) -> float:
         return float(self._link.captureAppSessionState().tempo())
 
-    def grid(self) -> Grid:
-        """The session's grid on ``time.monotonic``: a bar starts where Link's phase
-        (over ``quantum`` beats) is 0."""
-        state = self._link.captureAppSessionState()
-        micros, now = self._micros()
-        bpm = float(state.tempo())
-        phase = float(state.phaseAtTime(micros, self.quantum))  # beats into the bar
-        downbeat = now - phase * 60.0 / bpm
-        return Grid(bpm, downbeat, self.quantum, 1.0, "link")
-
     def publish(self, grid: Grid) -> bool:
         """Lead: make the session's tempo and bar phase ours; True if anything changed."""
         state = self._link.captureAppSessionState()

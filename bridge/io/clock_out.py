@@ -27,7 +27,7 @@ from typing import Any
 
 import rtmidi
 
-from bridge.core.clock import CLOCK, ClockPlan, Planned
+from bridge.core.clock import CLOCK, STOP, ClockPlan, Planned
 from bridge.core.grid import Grid
 from bridge.core.mapping import ControllerSpec
 from bridge.errors import DeviceError
@@ -127,7 +127,8 @@ class ClockOut:
         with self._lock:
             ports, self._ports = self._ports, {}
         for out in ports.values():
-            with contextlib.suppress(rtmidi.SystemError):
+            with contextlib.suppress(rtmidi.SystemError, ValueError):
+                out.send_message([STOP])  # a receiver must not run on without us
                 out.close_port()
             out.delete()
 
