@@ -1,7 +1,8 @@
 """Real-time factor and memory of the embedded engine (``synth``) on one core.
 
-Renders N seconds of music per scenario (2 s chunks like the model, 0.25 s chunks for low
-latency) and prints the real-time factor (seconds of audio per second of CPU wall time)
+Renders N seconds of music per scenario (2 s chunks like the model, 0.25 s chunks, and
+the default 0.05 s chunks that keep a knob's delay short) and prints the real-time factor
+(seconds of audio per second of CPU wall time)
 next to two baselines rendered in the same run, so the figure means something on any
 machine:
 
@@ -37,7 +38,7 @@ from bridge.core.types import (
     SetPrompts,
     WeightedPrompt,
 )
-from bridge.engines.synth import SynthEngine
+from bridge.engines.synth import DEFAULT_CHUNK, SynthEngine
 
 RATE = 48_000
 TARGET_RTF = 20.0
@@ -141,12 +142,14 @@ def main() -> int:
     print(f"baseline python loop (1 voice): {naive:8.1f}x real time")
     print(f"baseline numpy sine (stereo)  : {rtf_numpy_sine(args.seconds):8.1f}x real time")
     worst = math.inf
-    for chunk in (2.0, 0.25):
+    for chunk in (2.0, 0.25, DEFAULT_CHUNK):
         for name, prompts, config in SCENARIOS:
             rtf = rtf_engine(prompts, config, chunk, args.seconds)
             worst = min(worst, rtf)
             print(f"synth {chunk:4.2f} s chunks, {name:24s}: {rtf:8.1f}x real time")
-    memory = max(peak_memory_mb(chunk, min(args.seconds, 20.0)) for chunk in (2.0, 0.25))
+    memory = max(
+        peak_memory_mb(chunk, min(args.seconds, 20.0)) for chunk in (2.0, 0.25, DEFAULT_CHUNK)
+    )
     print(f"peak extra memory (tracemalloc): {memory:.1f} MB")
     stress = stress_memory_mb()
     print(f"peak extra memory, every cache pushed (528 settings): {stress:.1f} MB")

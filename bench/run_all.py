@@ -8,9 +8,14 @@ runs, in order:
    and through the baseline bridge, against a fast server and a 5 ms/frame one;
 2. the audio path (bench/audio_path.py): serve → daemon → JACK, idle and under a CPU hog;
 3. start-up to the first sample in the JACK graph (bench/startup.py);
-4. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
+4. knob-to-ear (bench/knob_to_ear.py): volume, brightness and mute bass at the sound card,
+   embedded and through serve, beside the bridge as it was before (the baseline);
+5. the embedded engine's real-time factor (bench/engine_rtf.py) and the core's
    throughput (bench/core_throughput.py), each in its own process;
-5. MIDI clock out (bench/clock_jitter.py): tempo error and interval jitter beside a
+5. never-silent playout (bench/playout.py in simulated time, bench/playout_daemon.py
+   through the daemon): silent seconds with adaptive playout and concealment on and off,
+   the ratio range, CPU while stretching, volume change to the card;
+7. MIDI clock out (bench/clock_jitter.py): tempo error and interval jitter beside a
    busy-waiting reference sender, in its own process;
 
 and prints one Markdown table. Process, network, MIDI, audio and file I/O.
@@ -36,6 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import audio_path
+import knob_to_ear
+import playout
 import staleness
 import startup
 from benchrig import ROOT, jack_rig
@@ -50,13 +57,17 @@ class Plan:
     startup_runs: int
     rtf_seconds: float
     core_seconds: float
-    clock_seconds: float
+    playout_seconds: float = 600.0
+    daemon_playout_seconds: float = 150.0
+    ear_trials: int = 20
+    clock_seconds: float = 60.0
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
-            core_seconds=2.0, clock_seconds=60.0)  # fmt: skip
+            core_seconds=2.0)  # fmt: skip
 QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
-             core_seconds=1.0, clock_seconds=10.0)  # fmt: skip
+             core_seconds=1.0, playout_seconds=60.0, ear_trials=5,
+             clock_seconds=10.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,27 @@ def audio_rows(results: list[audio_path.Result]) -> list[Row]:
     return rows
 
 
+def ear_rows(results: list[knob_to_ear.Result]) -> list[Row]:
+    """Median / p95 per control and path; targets on the embedded engine and the local gain."""
+    rows = []
+    for ours in (r for r in results if r.variant == "ours"):
+        base = next((r for r in results if r.variant == "baseline" and
+                     (r.path, r.control) == (ours.path, ours.control)), None)  # fmt: skip
+        target = knob_to_ear.TARGETS_MS[ours.control]
+        judged = ours.path == "embedded" or ours.control == "volume"
+        rows.append(
+            Row(
+                f"Knob-to-ear {ours.control}, {ours.path} (median / p95 of "
+                f"{len(ours.latencies_ms)})",
+                f"{ms(ours.median_ms)} / {ms(ours.p95_ms)}",
+                f"p95 ≤ {target:g} ms" if judged else "",
+                ours.p95_ms <= target if judged else None,
+                f"{ms(base.median_ms)} / {ms(base.p95_ms)}" if base else "",
+            )
+        )
+    return rows
+
+
 def startup_rows(result: dict[str, Any]) -> list[Row]:
     target = startup.TARGET_SECONDS
     return [
@@ -213,6 +245,27 @@ def core_rows(seconds: float) -> list[Row]:
     ]
 
 
+def playout_rows(seconds: float, daemon_seconds: float) -> list[Row]:
+    """bench/playout.py and bench/playout_daemon.py, each in its own process (each starts
+    its own jackd)."""
+    out = script("playout.py", "--long-seconds", f"{seconds:g}", "--json")
+    result = json.loads(out.strip().splitlines()[-1])
+    rows = [Row(*cells) for cells in playout.rows(result)]
+    out = script("playout_daemon.py", "--seconds", f"{daemon_seconds:g}", "--json")
+    for r in json.loads(out.strip().splitlines()[-1]):
+        on, off = r["on"], r["off"]
+        rows += [
+            Row(f"Silent seconds at the card, {r['scenario']}", f"{on['silent']:.1f} s", "0 s",
+                on["silent"] == 0, f"{off['silent']:.1f} s (stretch and concealment off)"),
+            Row(f"Playout ratio range, {r['scenario']}",
+                f"{on['ratio_min']:.3f}–{on['ratio_max']:.3f}", "0.96–1.04", None),
+            Row(f"Daemon CPU while stretching (% of one core), {r['scenario']}",
+                f"{on['cpu_percent']:.1f} %", "< 10 %", on["cpu_percent"] < 10.0,
+                f"{off['cpu_percent']:.1f} % (off)"),
+        ]  # fmt: skip
+    return rows
+
+
 def clock_rows(seconds: float) -> list[Row]:
     text = script("clock_jitter.py", "--seconds", f"{seconds:g}")
     pattern = r"{}: .*tempo error ([\d.]+) %, interval jitter p50 [\d.]+ ms, p99 ([\d.]+) ms"
@@ -255,6 +308,10 @@ def machine() -> str:
     return f"{names[0] if names else cpu}, {cores} cores, Python {platform.python_version()}"
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 s audio, shorter sweeps")
@@ -264,15 +321,22 @@ def main() -> int:
     started = time.monotonic()
     print(f"PromptBridge benchmarks ({'quick' if args.quick else 'full'} run) on {machine()}")
     with jack_rig():
-        print("1/4 control staleness ...", file=sys.stderr, flush=True)
+        print("1/6 control staleness ...", file=sys.stderr, flush=True)
         sweeps = staleness.measure(plan.sweep_seconds, [0.0, 0.005])
-        print("2/4 audio path ...", file=sys.stderr, flush=True)
+        print("2/6 audio path ...", file=sys.stderr, flush=True)
         audio = audio_path.measure(plan.audio_seconds, ["idle", "hog"])
-        print("3/4 start-up ...", file=sys.stderr, flush=True)
+        print("3/6 start-up ...", file=sys.stderr, flush=True)
         boot = startup.measure(plan.startup_runs)
-    print("4/4 engine, core and MIDI clock ...", file=sys.stderr, flush=True)
-    rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot)
+        print("4/6 knob-to-ear ...", file=sys.stderr, flush=True)
+        ears = knob_to_ear.measure(
+            plan.ear_trials, ["embedded", "serve"], None, knob_to_ear.BASELINE_REF, _progress
+        )
+    print("5/6 engine and core ...", file=sys.stderr, flush=True)
+    rows = staleness_rows(sweeps) + audio_rows(audio) + startup_rows(boot) + ear_rows(ears)
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
+    print("6/6 never-silent playout ...", file=sys.stderr, flush=True)
+    rows += playout_rows(plan.playout_seconds, plan.daemon_playout_seconds)
+    print("+ MIDI clock out ...", file=sys.stderr, flush=True)
     rows += clock_rows(plan.clock_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
@@ -286,6 +350,7 @@ def main() -> int:
                     "staleness": [r.as_dict() for r in sweeps],
                     "audio": [r.as_dict() for r in audio],
                     "startup": boot,
+                    "knob_to_ear": [r.as_dict() for r in ears],
                     "rows": [row.__dict__ for row in rows],
                 },
                 indent=1,

@@ -2,8 +2,8 @@
 
 The package is split into a pure core (``bridge.core``, ``bridge.protocol``,
 ``bridge.audio.jitter``: no I/O, time passed in) and thin adapters that are the only
-importers of mido/rtmidi (``bridge.io.midi``), websockets (``bridge.engines.lyria``,
-``bridge.server``) and sounddevice (``bridge.audio.player``).
+importers of rtmidi (``bridge.io.midi``), mido (``bridge.io.midifile``), websockets
+(``bridge.engines.lyria``, ``bridge.server``) and sounddevice (``bridge.audio.devices``).
 """
 
 __version__ = "0.1.0"

@@ -3,7 +3,8 @@
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. Commands are imported lazily so ``promptbridge check`` does not
 load numpy, PortAudio or rtmidi. A BridgeError becomes one line on stderr and exit 1
-(a traceback only with ``--debug``).
+(a traceback only with ``--debug``); a command-line mistake becomes
+``promptbridge: error: ...`` and a one-line hint to ``--help``, exit 2.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from bridge import __version__
 from bridge.errors import BridgeError
@@ -43,8 +46,20 @@ HELPS: dict[str, str] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: argparse would print the whole usage (11 lines for
+    ``run``) before the one line that says what is wrong."""
+
+    def error(self, message: str) -> NoReturn:
+        # Sub-parsers are built with this class too (add_subparsers uses type(parent)),
+        # so ``self.prog`` names the command: the hint points at its own --help.
+        self.exit(
+            2, f"promptbridge: error: {message}\nhint: {self.prog} --help lists the options\n"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="promptbridge",
         description="Play a live AI music model with MIDI controllers.",
     )
@@ -57,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         p = sub.add_parser(name, help=HELPS[name], description=HELPS[name])
         module.add_arguments(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
     return parser
 
 
@@ -73,7 +88,9 @@ def _load(module_name: str):  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the command whose options were wrong (its --help is the useful one)
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -88,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader left (`check --show ... | head`): not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:

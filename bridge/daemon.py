@@ -22,14 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import resource
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bridge.config import load_mapping
 from bridge.core.instrument import (
@@ -38,6 +35,7 @@ from bridge.core.instrument import (
     Feedback,
     Instrument,
     Outcome,
+    PlayNote,
     Record,
     SaveState,
     Send,
@@ -45,57 +43,27 @@ from bridge.core.instrument import (
     StatusChanged,
 )
 from bridge.core.mapping import MappingSet
+from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
-from bridge.core.types import AudioChunk, Change, ChangeValue, MidiEvent
-from bridge.engines.base import Engine
+from bridge.core.share import WireDelay, bridge_share
+from bridge.core.types import Change, ChangeValue, MidiEvent
+from bridge.engines import supports_of
+from bridge.engines.base import Engine, NoteSink
 from bridge.errors import BridgeError, ConfigError, DeviceError
 from bridge.io.systemd import Notifier
+from bridge.parts import (
+    Counters,
+    Parts,
+    describe,
+    no_controllers,
+    process_stats,
+    recording_path,
+)
 from bridge.rig import RigSettings, load_rig
 from bridge.state import load_snapshot, save_snapshot
 from bridge.sync import Sync
 
 log = logging.getLogger("promptbridge")
-
-
-class PlayerLike(Protocol):
-    """What the daemon needs of the audio player (bridge.audio.player.Player)."""
-
-    gain: float
-
-    def feed(self, chunk: AudioChunk) -> None: ...
-    def wants_more(self) -> bool: ...
-    def stats(self) -> dict[str, Any]: ...
-    def fade_out(self, seconds: float = ...) -> None: ...
-    def fade_in(self, seconds: float = ...) -> None: ...
-    def delay(self) -> tuple[float, float]: ...
-    def close(self) -> None: ...
-    def start(self) -> None: ...
-    def flush(self) -> None: ...
-    def start_recording(self, path: str | Path) -> None: ...
-    def stop_recording(self) -> None: ...
-
-
-@dataclass
-class Parts:
-    """The adapters a daemon drives; built by ``bridge.commands.run`` (tests build their own)."""
-
-    engine: Engine
-    player: PlayerLike
-    hub: Any = None  # bridge.io.midi.MidiHub, or None without MIDI
-    recorder: Any = None  # bridge.audio.recorder.Recorder, or None
-    status: Any = None  # bridge.status.server.StatusServer factory, or None
-    clock_out: Any = None  # bridge.io.clock_out.ClockOut, or None
-    link: Any = None  # bridge.io.ableton.LinkSession, or None
-
-
-@dataclass
-class Counters:
-    """The daemon's own work (the instrument counts changes and wire updates)."""
-
-    reloads: int = 0
-    reload_errors: int = 0
-    chunks: int = 0
-    started: float = field(default_factory=time.monotonic)
 
 
 class Daemon:
@@ -121,13 +89,13 @@ class Daemon:
         self.fresh = fresh
         self.clock = clock
         self.notifier = notifier or Notifier()
+        # an engine that ignores bpm/scale (magenta) must not get a RESET_CONTEXT for them
+        outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
         self.instrument = Instrument(
-            mapping,
-            rig_gain=settings.gain,
-            outbox_interval=outbox_interval,
-            quantize=settings.quantize,
+            mapping, rig_gain=settings.gain, outbox=outbox, quantize=settings.quantize or "bar"
         )
         self.counters = Counters()
+        self.wire_delay = WireDelay()  # knob-to-wire, for the status (core/share)
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -136,6 +104,8 @@ class Daemon:
         self._ready = False
         self._tasks: list[asyncio.Task[None]] = []
         self._status_server: Any = None
+        self._midi_problem: str | None = None  # why there are no controllers (status page)
+        self._osc_server: Any = None
         self.sync = Sync(
             self.instrument,
             parts.player,
@@ -158,14 +128,20 @@ class Daemon:
     # --- inputs ------------------------------------------------------------------------
     def on_midi(self, event: MidiEvent) -> None:
         """A MIDI event from any controller (called on the loop)."""
-        for change in self.instrument.midi(event, self.clock()):
+        now = self.clock()
+        changes = self.instrument.midi(event, now)
+        if changes:
+            self.wire_delay.input(now)
+        for change in changes:
             self._observe(change)
         self._wake.set()
 
     def apply(self, change: Change) -> Outcome:
         """Apply one Change from any input; the Outcome says if it was refused or clamped."""
-        outcome = self.instrument.apply(change, self.clock())
+        now = self.clock()
+        outcome = self.instrument.apply(change, now)
         if outcome.refused is None:
+            self.wire_delay.input(now)
             self._observe(change)
         self._wake.set()
         return outcome
@@ -198,6 +174,9 @@ class Daemon:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
         await self.sync.start()
+        if self.parts.osc is not None:
+            self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
+            await self._osc_server.start()
         await self._start_engine()
         if self.settings.autoplay and not self.perf.playing:
             self.apply(Change("playback", "play", source="autoplay"))
@@ -215,6 +194,7 @@ class Daemon:
 
     async def _start_engine(self) -> None:
         engine = self.parts.engine
+        engine.on_news(self._engine_news)
         await engine.start()
         log.info("engine %s started", engine.name)
         self._engine_up = True
@@ -261,9 +241,12 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        player.set_wakeup(None)  # the loop is about to go: the audio thread must not call it
         closers: list[Any] = [self.parts.engine.close(), asyncio.to_thread(player.close)]
         if self._status_server is not None:
             closers.append(self._status_server.close())
+        if self._osc_server is not None:
+            closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
         closers += self.sync.closers()
@@ -292,8 +275,13 @@ class Daemon:
         """Perform the instrument's effects, then sleep until its deadline or an input."""
         while not self._stopping.is_set():
             self._wake.clear()
-            for effect in self.instrument.poll(self.clock()):
+            effects = self.instrument.poll(self.clock())
+            for effect in effects:
                 await self._perform(effect)
+            if any(isinstance(e, Send) for e in effects):
+                self.wire_delay.sent(self.clock())
+            elif self.instrument.outbox.next_deadline() is None:
+                self.wire_delay.idle()  # a local-only change: nothing goes on the wire
             deadline = self.instrument.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock())
             with contextlib.suppress(TimeoutError):
@@ -305,6 +293,9 @@ class Daemon:
         if isinstance(effect, Send):
             if self._engine_up:  # before that, the replay will carry the state
                 await self.parts.engine.apply(effect.update)
+        elif isinstance(effect, PlayNote):
+            if self._engine_up and isinstance(self.parts.engine, NoteSink):
+                self.parts.engine.apply_note(effect.change)  # a key: never coalesced
         elif isinstance(effect, SetGain):
             player.gain = effect.gain
         elif isinstance(effect, Fade):
@@ -316,8 +307,10 @@ class Daemon:
         elif isinstance(effect, SaveState):
             # write + fsync take milliseconds on an SD card: never on the loop
             self._background(asyncio.to_thread(self._write_state, effect.snapshot))
-        elif isinstance(effect, StatusChanged) and self._status_server is not None:
-            self._status_server.notify()
+        elif isinstance(effect, StatusChanged):
+            for server in (self._status_server, self._osc_server):
+                if server is not None:
+                    server.notify()
 
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""
@@ -374,11 +367,21 @@ class Daemon:
             # A rig without a MIDI system still plays its saved state and obeys the
             # status API; the performer sees why the knobs are dead.
             log.error("MIDI unavailable, continuing without controllers: %s", exc)
+            self._midi_problem = f"MIDI unavailable: {exc}"
             self.parts.hub = None
+            self._wake.set()
 
     async def _audio_task(self) -> None:
-        """Engine chunks → player; the player's high mark is the backpressure."""
+        """Engine chunks → player; the player's high mark is the backpressure, and its
+        wake-up (from the audio thread) says when it wants more: no polling."""
         player = self.parts.player
+        room = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # runs on the audio thread
+            loop.call_soon_threadsafe(room.set)
+
+        player.set_wakeup(wake)
         async for chunk in self.parts.engine.chunks():
             self.sync.fed(chunk)  # before the feed: its first frame is heard after the queue
             player.feed(chunk)
@@ -388,8 +391,11 @@ class Daemon:
                 self.notifier.ready(f"streaming from {self.parts.engine.name}")
                 log.info("audio flowing (%s engine)", self.parts.engine.name)
             self._engine_news()
-            while not player.wants_more() and not self._stopping.is_set():
-                await asyncio.sleep(0.01)
+            while not self._stopping.is_set():
+                room.clear()  # before asking: a wake-up after the answer is not lost
+                if player.wants_more():
+                    break
+                await room.wait()
 
     def _engine_news(self) -> None:
         """What the engine and player learnt on their own: filtered prompts, a dead disk."""
@@ -438,6 +444,7 @@ class Daemon:
             if self.rig_path is not None:
                 load_rig(self.rig_path)  # validated; device settings apply on restart
             mapping = load_mapping(paths) if paths else self.mapping
+            check_engine(mapping, self.parts.engine)
         except ConfigError as exc:
             self.counters.reload_errors += 1
             for problem in exc.problems:
@@ -482,11 +489,14 @@ class Daemon:
         """Everything the status API shows (never a secret)."""
         hub = self.parts.hub
         counts = self.instrument.counters
+        audio = self.parts.player.stats()
         return {
             "performance": self.perf.snapshot(),
             "engine": self.parts.engine.status(),
-            "audio": self.parts.player.stats(),
+            "audio": audio,
+            "latency": bridge_share(self.wire_delay.figures(), audio),
             "controllers": hub.present() if hub is not None else {},
+            "controllers_reason": no_controllers(self.mapping, hub, self._midi_problem),
             "bank": self.instrument.mapper.bank,
             "outbox": {
                 "silenced": self.instrument.outbox.silenced,
@@ -505,42 +515,10 @@ class Daemon:
         }
 
 
-def describe(perf: Performance) -> str:
-    """One line saying what a restored state holds: playback, slots up, bpm, scene."""
-    up = [f"{s.text.strip() or '(blank)'} {s.weight:g}" for s in perf.slots if s.weight > 0]
-    parts = [str(perf.state), f"{len(up)} slot{'s' if len(up) != 1 else ''} up"]
-    if up:
-        parts[-1] += " (" + ", ".join(up[:4]) + (", ..." if len(up) > 4 else "") + ")"
-    bpm = perf.config.bpm
-    parts.append(f"bpm {bpm}" if bpm is not None else "bpm auto")
-    if perf.scene:
-        parts.append(f"scene {perf.scene!r}")
-    return ", ".join(parts)
+def check_engine(mapping: MappingSet, engine: Engine) -> None:
+    """Raise ConfigError when ``mapping`` has bindings ``engine`` cannot play (notes)."""
+    from bridge.config.engine_check import engine_problems
 
-
-def recording_path(configured: str | None, now: float | None = None) -> Path:
-    """Where a recording started from a control goes: beside ``--record``'s file, or in
-    the XDG data directory, named by the time it started (never overwriting a set)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    if configured:
-        base = Path(configured).expanduser()
-        return base.with_name(f"{base.stem}-{stamp}{base.suffix or '.wav'}")
-    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    folder = Path(root) / "promptbridge" / "recordings"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"set-{stamp}.wav"
-
-
-def process_stats(started: float) -> dict[str, float]:
-    """CPU (as % of one core since start) and resident memory, from the kernel's counters."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    elapsed = max(1e-6, time.monotonic() - started)
-    rss_mb = 0.0
-    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/statm") as f:
-        rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    return {
-        "cpu_percent": round(100 * (usage.ru_utime + usage.ru_stime) / elapsed, 1),
-        "rss_mb": round(rss_mb, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "uptime": round(elapsed, 1),
-    }
+    problems = engine_problems(mapping, engine.name, supports_of(engine))
+    if problems:
+        raise ConfigError(problems)

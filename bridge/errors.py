@@ -74,7 +74,10 @@ class SessionClosed(BridgeError):
     def __init__(self, code: int | None, reason: str = "") -> None:
         self.code = code
         self.reason = reason
-        super().__init__(f"session closed (code {code}){': ' + reason if reason else ''}")
+        if code is None and reason:  # refused before a websocket existed: the reason says it
+            super().__init__(reason)
+        else:
+            super().__init__(f"session closed (code {code}){': ' + reason if reason else ''}")
 
 
 class SessionRejected(SessionClosed):

@@ -12,9 +12,11 @@ grid stays right across pauses and underruns:
   ``meta["grid"]`` anchors the grid exactly (downbeat at ``s + offset``); other engines'
   audio goes into a rolling window for the beat tracker (``bridge.beats``).
 * ``refresh(now)``: the player says how long a frame fed now takes to be heard
-  (``Player.delay``: ring + device queue + output latency); so stream second ``x`` is
-  heard at ``now + delay - (fed - x)``. That grid, while audio actually flows (the ring
-  is being consumed), goes to ``HeardGrid``, which smooths it; a replaced grid goes to the
+  (``Player.delay``: buffer at the playout speed + device queue + output latency) and
+  how fast it plays the stream (``playout_ratio``: it stretches up to ±4 % to steer its
+  buffer); so stream second ``x`` is heard at ``now + delay - (fed - x) / speed``.
+  That grid, while audio actually flows (the buffer is being consumed), goes to
+  ``HeardGrid``, which smooths it; a replaced grid goes to the
   Instrument's quantizer (with the leads), the MIDI clock and, leading, to Link.
 * ``fade(direction, flush)``: what is heard starts or stops: the clock sends Start (at
   the next downbeat), Continue or Stop; a flush (STOP) forgets the grid.
@@ -47,7 +49,6 @@ log = logging.getLogger("promptbridge.sync")
 PERIOD = 0.05  # seconds between refreshes (the clock thread re-plans on a new grid)
 WINDOW = 8.0  # seconds of audio the tracker looks at
 TRACK_EVERY = 1.0  # seconds of new audio between two tracker runs
-RATE_WINDOW = 8.0  # seconds over which the device's pace is measured
 LINK_STEADY = 0.3  # a Link tempo must hold this long before it becomes config.bpm
 
 
@@ -76,10 +77,10 @@ class Sync:
         self.heard = HeardGrid()
         self._fed = 0.0  # stream seconds fed since the last flush
         self._consumed = -1.0  # stream seconds played, at the last refresh
-        self._anchor: Grid | None = None  # the grid on the stream-seconds axis
+        self._anchor: Grid | None = None  # the grid heard, on the stream-seconds axis
+        self._coming: list[Grid] = []  # grids fed but not heard yet (a new context)
         self._window: deque[tuple[float, np.ndarray]] = deque()
         self._sample_rate = 48_000
-        self._pace: deque[tuple[float, float]] = deque()  # (now, consumed): the device's pace
         self._untracked = 0.0  # seconds fed since the tracker last ran
         self._tracking = False
         self._link_seen: tuple[int, float] | None = None  # (bpm, since)
@@ -110,7 +111,10 @@ class Sync:
         self._fed += seconds
         seen = engine_grid(chunk.meta.get("grid") or (), start, chunk.rate)
         if seen is not None:
-            self._anchor = seen
+            last = self._coming[-1] if self._coming else self._anchor
+            same = last is not None and last.bpm == seen.bpm
+            if not (same and last is not None and abs(last.downbeat - seen.downbeat) < 1e-6):
+                self._coming.append(seen)  # it is heard once played (refresh)
             return
         self._sample_rate = chunk.rate
         self._window.append((start, np.asarray(chunk.samples, dtype=np.float32).mean(axis=1)))
@@ -126,6 +130,7 @@ class Sync:
                 clock.stop()
             if flush:
                 self._fed, self._consumed, self._anchor = 0.0, -1.0, None
+                self._coming.clear()
                 self._window.clear()
                 if self.heard.lost():
                     self._push(None)
@@ -150,54 +155,57 @@ class Sync:
 
     def refresh(self, now: float) -> None:
         """Time the anchored grid by what is queued now; feed it to the follower."""
-        delay, latency = self.player.delay()
-        consumed = self._fed - (delay - latency)  # stream seconds gone to the device
+        delay, _ = self.player.delay()
+        stats = self.player.stats()
+        consumed = self._fed - float(stats.get("fill_seconds", 0.0))  # stream seconds played
         flowing = consumed > self._consumed + 1e-4
         self._consumed = consumed
+        while self._coming and self._coming[0].downbeat <= consumed:
+            self._anchor = self._coming.pop(0)  # its first downbeat has gone to the device
         anchor = self._anchor
         if anchor is None or not flowing:
-            self._pace.clear()
             return
-        rate = self._device_rate(now, consumed)
-        # stream second x is heard at now + (x - consumed) / rate + latency
-        at = now - consumed / rate + latency
-        seen = Grid(anchor.bpm * rate, at + anchor.downbeat / rate, anchor.beats_per_bar,
+        # The player may stretch the stream (up to ±4 %) to steer its buffer: the tempo
+        # heard is the engine's times that speed, and stream second x is heard at
+        # now + delay - (fed - x) / speed.
+        speed = float(stats.get("playout_ratio") or 1.0)
+        at = now + delay - self._fed / speed
+        seen = Grid(anchor.bpm * speed, at + anchor.downbeat / speed, anchor.beats_per_bar,
                     anchor.confidence, anchor.source)  # fmt: skip
         replaced = self.heard.observe(seen, now)
         if replaced is not None:
             self._push(replaced)
+        elif self.instrument.quantizer.held:
+            self._push_leads(delay, anchor.source)  # the buffer moved: so do the releases
         elif self.clock_out is not None and self.heard.grid is not None:
             self.clock_out.set_grid(self.heard.grid)  # a smoothed nudge
         if self.link is not None and self.link_mode == "lead" and self.heard.grid is not None:
             self.link.publish(self.heard.grid)
 
-    def _device_rate(self, now: float, consumed: float) -> float:
-        """Stream seconds the device plays per second of our clock: a sound card's crystal
-        is off by tens of ppm, and the tempo heard (and so the clock sent) scales with it.
-        Bounded to ±0.5 %: beyond that the device is failing (a JACK dummy on an
-        overloaded machine runs percent slow, unevenly) and a receiver locks better to a
-        steady clock than to one chasing it."""
-        samples = self._pace
-        samples.append((now, consumed))
-        while samples and samples[0][0] < now - RATE_WINDOW:
-            samples.popleft()
-        span = samples[-1][0] - samples[0][0]
-        if span < RATE_WINDOW / 2:
-            return 1.0
-        rate = (samples[-1][1] - samples[0][1]) / span
-        return min(1.005, max(0.995, rate))
-
     def _push(self, grid: Grid | None) -> None:
         """A new heard grid: to the quantizer (with the leads), the clock, the log."""
         delay, latency = self.player.delay()
         # a change reaches the ear after what is queued (engine) or the device (fades)
-        self.instrument.grid(grid, engine_lead=delay, output_lead=latency)
+        # the embedded engine (its grid is "engine") applies changes on its next beat
+        on_beats = grid is not None and grid.source == "engine"
+        self.instrument.grid(grid, engine_lead=delay, output_lead=latency, on_beats=on_beats)
         self.wake()
         if self.clock_out is not None:
             self.clock_out.set_grid(grid)
         if grid is not None:
             log.info("heard grid: %.2f bpm (%s, confidence %.2f)", grid.bpm, grid.source,
                      grid.confidence)  # fmt: skip
+
+    def _push_leads(self, delay: float, source: str) -> None:
+        """The time from the engine to the ear changed (the buffer level moves)."""
+        _, latency = self.player.delay()
+        self.instrument.quantizer.set_leads(delay, latency, on_beats=source == "engine")
+        if log.isEnabledFor(logging.DEBUG):
+            now = self.clock()
+            held = self.instrument.quantizer.held[0]
+            log.debug("lead %.3f s, fed %.3f s, release in %.3f s, heard in %.3f s",
+                      delay, self._fed, held.at - now, held.boundary - now)  # fmt: skip
+        self.wake()
 
     async def _track(self) -> None:
         """Measure the grid of the window (in a worker thread: ~0.1 s of numpy)."""

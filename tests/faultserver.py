@@ -17,12 +17,16 @@ import base64
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from bridge.core.playback import PlayState, after
+from bridge.core.types import Playback
 
 RATE = 48_000
 # The test server's own websockets log would show the client's key header at DEBUG: keep it
@@ -68,6 +72,8 @@ class Connection:
     frames: list[Any] = field(default_factory=list)
     chunks_sent: int = 0
     close_code: int | None = None  # as seen by the server, once closed
+    opened_at: float = field(default_factory=time.monotonic)
+    dropped_at: float | None = None  # when a "drop" fault cut the TCP connection
 
     def kinds(self) -> list[str]:
         """The top-level key of each frame, PLAY/PAUSE spelled out for playback controls."""
@@ -141,7 +147,8 @@ class FaultServer:
             await ws.close(fault.code, fault.reason)
             return
         await ws.send(json.dumps({"setupComplete": {}}))
-        state = {"playing": False, "prompts": False}
+        # "playing" is derived from "play" (subclasses' streamers read it)
+        state: dict[str, Any] = {"play": PlayState.STOPPED, "playing": False, "prompts": False}
         reader = asyncio.create_task(self._read(ws, conn, state))
         try:
             async with asyncio.timeout(self.session_limit):
@@ -153,20 +160,18 @@ class FaultServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
-    async def _read(self, ws: ServerConnection, conn: Connection, state: dict[str, bool]) -> None:
+    async def _read(self, ws: ServerConnection, conn: Connection, state: dict[str, Any]) -> None:
         async for frame in ws:
             message = json.loads(frame)
             conn.frames.append(message)
             if "clientContent" in message:
                 state["prompts"] = True
-            control = message.get("playbackControl")
-            if control == "PLAY":
-                state["playing"] = True
-            elif control in ("PAUSE", "STOP"):
-                state["playing"] = False
+            if "playbackControl" in message:
+                state["play"] = after(state["play"], Playback(message["playbackControl"]))
+                state["playing"] = state["play"] is PlayState.PLAYING
 
     async def _stream(
-        self, ws: ServerConnection, conn: Connection, fault: Fault, state: dict[str, bool]
+        self, ws: ServerConnection, conn: Connection, fault: Fault, state: dict[str, Any]
     ) -> None:
         freq = self.base_freq * (1 + conn.index / 4)
         phase = 0.0
@@ -187,7 +192,7 @@ class FaultServer:
             ):
                 return
             samples, phase = self._sine(freq, phase)
-            await ws.send(audio_frame(samples))
+            await ws.send(audio_frame(samples, meta={"connection": conn.index}))
             conn.chunks_sent += 1
             await asyncio.sleep(self.chunk_frames / RATE / self.speed)
 
@@ -198,6 +203,7 @@ class FaultServer:
             text = prompts["clientContent"]["weightedPrompts"][0]["text"]
             await ws.send(json.dumps({"filteredPrompt": {"text": text, "filteredReason": "x"}}))
         if fault.action == "drop":
+            conn.dropped_at = time.monotonic()
             ws.transport.abort()  # no close frame: the client sees a dropped TCP connection
             return True
         if fault.action == "close":
@@ -219,21 +225,19 @@ class FaultServer:
         return np.stack([mono, mono], axis=1), float((phases[-1] + step) % (2 * np.pi))
 
 
-def audio_frame(samples: np.ndarray, binary: bool = True) -> str | bytes:
-    """A serverContent frame for float samples [n, 2], built independently of the codec."""
+def audio_frame(
+    samples: np.ndarray, binary: bool = True, meta: dict[str, Any] | None = None
+) -> str | bytes:
+    """A serverContent frame for float samples [n, 2], built independently of the codec;
+    ``meta`` becomes its sourceMetadata (the tests' server names the connection there)."""
     pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    text = json.dumps(
-        {
-            "serverContent": {
-                "audioChunks": [
-                    {
-                        "data": base64.b64encode(pcm).decode(),
-                        "mimeType": "audio/l16;rate=48000;channels=2",
-                    }
-                ]
-            }
-        }
-    )
+    chunk: dict[str, Any] = {
+        "data": base64.b64encode(pcm).decode(),
+        "mimeType": "audio/l16;rate=48000;channels=2",
+    }
+    if meta is not None:
+        chunk["sourceMetadata"] = meta
+    text = json.dumps({"serverContent": {"audioChunks": [chunk]}})
     return text.encode() if binary else text
 
 

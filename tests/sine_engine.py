@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,9 @@ class SineEngine:
 
     async def close(self) -> None:
         self.closed.set()
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """A sine filters nothing."""
 
     def status(self) -> dict[str, Any]:
         return {"engine": self.name, "frequency": self.frequency}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.core.types import Change
-from bridge.daemon import recording_path
+from bridge.parts import recording_path
 from tests.daemon_helpers import NO_JACK, Daemon, free_port, headless_run, status, wait_status
 
 

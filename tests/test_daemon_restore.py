@@ -76,3 +76,12 @@ def test_fresh_ignores_the_saved_state(saved: Path, caplog: pytest.LogCaptureFix
     assert asyncio.run(_start_and_stop(daemon)) == 0
     assert daemon.perf.config.bpm is None and daemon.perf.get("slot.2.weight") == 0.0
     assert any("--fresh" in r.getMessage() for r in caplog.records)
+
+
+def test_the_status_says_why_there_is_no_controller(saved: Path) -> None:
+    """A rig with no controller configured says so (the page shows it, not an empty list)."""
+    daemon = _daemon(saved, fresh=True)
+    assert asyncio.run(_start_and_stop(daemon)) == 0
+    snapshot = daemon.snapshot()
+    assert snapshot["controllers"] == {}
+    assert snapshot["controllers_reason"].startswith("no controller configured")

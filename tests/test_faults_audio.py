@@ -144,9 +144,8 @@ def test_a_device_that_stops_pulling_audio_is_replaced(
     player = Player(output="system", latency="low")
     player.start()
     try:
-        link = player._link
-        assert link is not None and link._child is not None
-        frozen = link._child.proc
+        frozen_pid = player.device_pid
+        assert frozen_pid is not None
         fed = 0
 
         def feed_until(cond: Any, timeout: float) -> bool:
@@ -162,10 +161,13 @@ def test_a_device_that_stops_pulling_audio_is_replaced(
             return False
 
         feed_until(lambda: False, 0.8)
-        os.kill(frozen.pid, signal.SIGSTOP)
+        os.kill(frozen_pid, signal.SIGSTOP)
         assert feed_until(lambda: player.stats()["output_losses"] == 1, 5)
         assert feed_until(lambda: not player.stats()["output_lost"], 5)
-        assert frozen.poll() is not None  # the frozen process was killed, not left behind
+        # the frozen process was killed and reaped, not left behind
+        assert player.device_pid != frozen_pid
+        with pytest.raises(ChildProcessError):
+            os.waitpid(frozen_pid, os.WNOHANG)
         messages = [r.getMessage() for r in caplog.records]
         assert any("stopped pulling audio" in m for m in messages), messages
         assert any("reopened" in m for m in messages), messages

@@ -7,8 +7,9 @@ what the daemon reports. The engine-level fault tests live in ``test_lyria_fault
 these go through MIDI-less, sound-card-less daemons (``--output none`` consumes at real
 time, so underruns are real). Network, process and file I/O.
 
-The engine keeps new sessions at least 10 s apart (Google answers quicker restarts with
-filtered prompts), so each reconnect here costs up to 10 s: the tests are marked slow.
+The engine reconnects at once after an unplanned close (the 10 s stagger between session
+starts applies to planned rotations only), but a set through several outages still takes
+a while: the tests are marked slow.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from bridge.audio.ring import Ring
 LOW = jitter.PRESETS["low"]
 
 
-def test_presets_are_ordered_and_low_is_a_third_of_a_second() -> None:
-    """low < balanced < safe, low ≈ 0.3 s; each high mark sits above its target."""
+def test_presets_are_ordered_and_low_is_60_ms() -> None:
+    """low < balanced < safe, low = 60 ms (the synth's 50 ms chunks); high marks above targets."""
     low, bal, safe = (jitter.PRESETS[n] for n in ("low", "balanced", "safe"))
-    assert low.target == pytest.approx(0.3)
+    assert low.target == pytest.approx(0.06)
     assert low.target < bal.target < safe.target
     assert all(p.max_target > p.target and p.headroom > 0 for p in (low, bal, safe))
 
@@ -65,15 +65,15 @@ def test_an_underrun_restarts_the_calm_period() -> None:
 def test_backpressure_at_the_high_mark() -> None:
     """wants_more is True below target + headroom and False from there on."""
     level = jitter.start_level(LOW, 0.0)
-    assert level.high_mark == pytest.approx(0.4)
-    assert jitter.wants_more(0.39, level)
-    assert not jitter.wants_more(0.4, level)
+    assert level.high_mark == pytest.approx(0.09)
+    assert jitter.wants_more(0.089, level)
+    assert not jitter.wants_more(0.09, level)
 
 
 def test_start_frames_cover_a_block_and_the_reserve() -> None:
     """Playback restarts at the target, and never with less than a block + the reserve."""
     level = jitter.start_level(LOW, 0.0)
-    assert jitter.start_frames(level, 48_000, 256) == 14_400
+    assert jitter.start_frames(level, 48_000, 256) == 2_880
     tiny = jitter.Level(LOW, target=0.001, calm_since=0.0)
     assert jitter.start_frames(tiny, 48_000, 4096) == 4096 + jitter.reserve_frames(48_000)
 

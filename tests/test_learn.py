@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import mido
 import pytest
@@ -264,6 +266,76 @@ def test_detect_prints_binding_lines(virtual_controller: VirtualController) -> N
             proc.stdout.close()
     assert first.strip() == "cc74 = { cc = 74, channel = 5 }  # value 3"
     assert second.strip() == "note40 = { note = 40, channel = 1 }  # note_on velocity 90"
+
+
+@pytest.mark.jack
+def test_learn_waits_for_the_controller_to_be_plugged_in(jack_server: Any) -> None:
+    """With no matching input, learn says it is waiting; plugged in, it starts listening."""
+    name = f"LateLearn{uuid.uuid4().hex[:4]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "learn", "--detect", "--midi-api", "jack",
+         "--midi-in", name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    ctl = None
+    try:
+        assert proc.stdout is not None
+        waiting = proc.stdout.readline()
+        assert waiting.startswith(f"waiting for a MIDI input matching {name!r} (inputs now: ")
+        assert waiting.rstrip().endswith("plug the controller in, or Ctrl-C to give up")
+        ctl = VirtualController(name)
+        assert proc.stdout.readline().startswith(f"listening to RtMidiOut Client:{name}")
+        ctl.send(mido.Message("control_change", channel=0, control=7, value=1))
+        assert proc.stdout.readline().startswith("cc7 = { cc = 7, channel = 1 }")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if ctl is not None:
+            ctl.unplug()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.jack
+def test_learn_gives_up_waiting_after_wait_seconds_or_ctrl_c(jack_server: Any) -> None:
+    """``--wait`` bounds the wait (0: none); Ctrl-C while waiting gives up; each is one
+    line, exit 1."""
+    cmd = [sys.executable, "-m", "bridge", "learn", "--detect", "--midi-api", "jack",
+           "--midi-in", "NoSuchController"]  # fmt: skip
+    res = subprocess.run(
+        [*cmd, "--wait", "0.3"], capture_output=True, text=True, cwd=ROOT, timeout=30
+    )
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "promptbridge: no MIDI input matching 'NoSuchController' appeared within 0.3 s"
+    ]
+    res = subprocess.run(
+        [*cmd, "--wait", "0"], capture_output=True, text=True, cwd=ROOT, timeout=30
+    )
+    assert res.returncode == 1
+    assert res.stderr.startswith("promptbridge: no MIDI input matching 'NoSuchController'; inputs:")
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith("waiting for a MIDI input")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 1
+        assert proc.stderr.read().strip().splitlines() == [
+            "promptbridge: gave up waiting for a MIDI input matching 'NoSuchController'"
+        ]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def test_learn_off_a_terminal_is_a_clear_error() -> None:

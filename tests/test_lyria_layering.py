@@ -39,9 +39,23 @@ def test_only_the_adapters_import_websockets():
 
 
 def test_protocol_package_is_pure():
-    """bridge/protocol (codec, backoff, rotation) imports no I/O, clock or thread module."""
+    """bridge/protocol (codec, backoff, rotation, replay, events, the session machine) imports
+    no I/O, clock or thread module."""
     for path in (BRIDGE / "protocol").glob("*.py"):
         assert imported_roots(path) & IMPURE == set(), path.name
+
+
+def test_the_engine_is_a_pump():
+    """The lyria engine performs the session machine's actions; the policies (backoff,
+    close codes, playback transitions) are not its imports."""
+    tree = ast.parse((BRIDGE / "engines" / "lyria.py").read_text(encoding="utf-8"))
+    names = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bridge")
+        for alias in node.names
+    }
+    assert names.isdisjoint({"backoff", "playback", "Playback", "PlayState", "after"}), names
 
 
 @pytest.mark.parametrize(

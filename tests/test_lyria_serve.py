@@ -29,6 +29,7 @@ from bridge.core.types import (
 from bridge.engines import create_engine
 from bridge.engines.lyria import LyriaEngine, create
 from bridge.errors import SessionRejected
+from bridge.protocol import codec
 from bridge.server import bound_port, start_server
 from tests.fakekeys import fake_key
 from tests.sine_engine import SineEngine, frequency_of
@@ -97,6 +98,26 @@ async def test_wrong_key_is_rejected_and_not_retried(sine_server: str):
     await engine.close()
 
 
+async def test_wrong_path_stops_at_once_naming_the_path(sine_server: str):
+    """HTTP 404 at the handshake is not retried: one error naming the path to use."""
+    base = sine_server.split("/ws/")[0]
+    engine = create(url=f"{base}/v1/music", api_key=KEY)
+    with pytest.raises(SessionRejected, match="HTTP 404") as info:
+        await engine.start()
+    status = engine.status()
+    await engine.close()
+    assert "/v1/music" in str(info.value) and codec.SERVICE_PATH in str(info.value)
+    assert status["state"] == "failed" and status["sessions"] == 0
+
+
+@pytest.mark.parametrize("tail", ["", "/"])
+def test_a_url_without_a_path_gets_the_service_path(tail: str):
+    """``ws://gpu-box.local:8765`` means the service's standard path there."""
+    engine = create(url=f"ws://gpu-box.local:8765{tail}")
+    assert engine.url == f"ws://gpu-box.local:8765{codec.SERVICE_PATH}"
+    assert create(url="ws://h:1/custom/path").url == "ws://h:1/custom/path"
+
+
 async def test_engine_through_serve_with_the_synth_engine():
     """The embedded synth served over the protocol: the lyria engine receives its music."""
     _, server = await start_server(
@@ -116,8 +137,12 @@ async def test_engine_through_serve_with_the_synth_engine():
     assert chunks[-1].meta["musicGenerationConfig"]["bpm"] == 110
 
 
-def test_serve_command_runs_and_stops_on_sigterm():
-    """``promptbridge serve`` listens on loopback, streams the synth, exits 0 on SIGTERM."""
+def test_serve_command_runs_and_stops_on_sigterm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """``promptbridge serve`` listens on loopback, streams the synth, exits 0 on SIGTERM;
+    a client given only ``ws://HOST:PORT`` plays from it, one given a wrong path stops
+    with one line naming HTTP 404 and the service's path."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge", "serve", "--port", "0", "--chunk-seconds", "0.25"],
         stderr=subprocess.PIPE,
@@ -130,8 +155,14 @@ def test_serve_command_runs_and_stops_on_sigterm():
         line = proc.stderr.readline()
         match = re.search(r"serving engine 'synth' on (ws://127\.0\.0\.1:\d+/ws/\S+)", line)
         assert match, line
-        chunks = asyncio.run(_play_from(match.group(1)))
+        base = match.group(1).split("/ws/")[0]
+        chunks = asyncio.run(_play_from(base))
         assert sum(c.seconds for c in chunks) >= 0.5
+        wav = str(tmp_path / "o.wav")
+        argv = ["render", "--engine", "lyria", "--url", f"{base}/music", "--prompt", "x", wav]
+        assert main(argv) == 1
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert "HTTP 404" in line and "/music" in line and codec.SERVICE_PATH in line, line
     finally:
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=10)  # also closes the pipe

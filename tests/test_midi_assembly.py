@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bridge.core.midi import Assembler, Input, encode, parse
@@ -56,13 +58,87 @@ def test_parse_sysex_keeps_the_bytes() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [[0xB3, 7, 1], [0x90, 60, 1], [0x80, 60, 5], [0xE2, 5, 9], [0xC1, 3], [0xD0, 9], [0xA0, 1, 2]],
+    [
+        [0xB3, 7, 1],
+        [0x90, 60, 1],
+        [0x80, 60, 5],
+        [0x80, 60, 0],
+        [0xE2, 5, 9],
+        [0xE0, 0x00, 0x40],
+        [0xC1, 3],
+        [0xD0, 9],
+        [0xA0, 1, 2],
+        [0xF8],
+        [0xFA],
+        [0xFB],
+        [0xFC],
+        [0xF0, 0x00, 0x20, 0x29, 0x02, 0xF7],
+        [0xF0, 0xF7],
+    ],
 )
 def test_encode_is_the_inverse_of_parse(raw: list[int]) -> None:
-    """encode(parse(bytes)) gives back the same bytes."""
+    """encode(parse(bytes)) gives back the same bytes, for every kind we read."""
     ev = parse(raw)
     assert ev is not None
     assert encode(ev) == bytes(raw)
+
+
+# The daemon used to run a second parser (mido's, in bridge/io/midi.py) while the
+# benchmark measured this one; where the two disagreed, these tests pin the behaviour kept.
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [0xB0, 7, 100, 5],  # the old core read the CC and ignored the extra byte
+        [0xB0, 7, 100, 8, 101],  # two CCs with running status in one buffer
+        [0xC0, 1, 2],
+        [0xD0, 1, 2],
+        [0xF8, 0],
+        [0xFA, 0, 0],
+        [0xE0, 0, 0x40, 0x10],  # mido's pitch bend (the old adapter) ignored the extra byte
+    ],
+)
+def test_parse_rejects_trailing_bytes(raw: list[int]) -> None:
+    """A buffer holding more than one message is not one well-formed message: None.
+    (rtmidi delivers exactly one message per read, with its status byte, on ALSA and JACK.)"""
+    assert parse(raw) is None
+
+
+@pytest.mark.parametrize("raw", [[0x40, 1], [7, 100], [0x7F]])
+def test_parse_rejects_running_status_fragments(raw: list[int]) -> None:
+    """Data bytes with no status byte first are dropped, never guessed."""
+    assert parse(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw", [[0xF0, 0x80, 0xF7], [0xF0, 0x01, 0xB0, 0xF7], [0xF0, 0x01, 0xF8, 0xF7], [0xF0]]
+)
+def test_parse_rejects_sysex_with_a_status_byte_inside(raw: list[int]) -> None:
+    """Sysex data bytes are 0..127 (the old core accepted any byte between F0 and F7)."""
+    assert parse(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (MidiEvent("cc", 0, 7, 128), "value must be in range 0..127 (got 128)"),
+        (MidiEvent("cc", 0, 128, 1), "number must be in range 0..127"),
+        (MidiEvent("note_on", 0, 60, -1), "value must be in range 0..127"),
+        (MidiEvent("cc", -1, 7, 1), "channel must be in range 0..15 (got -1)"),
+        (MidiEvent("cc", 16, 7, 1), "channel must be in range 0..15"),
+        (MidiEvent("pitchbend", 0, 0, 16384), "pitch bend must be in range 0..16383"),
+        (MidiEvent("program", 0, 200, 0), "program must be in range 0..127"),
+        (MidiEvent("sysex", -1, data=b"\x01\x02"), "sysex data must be F0"),
+        (MidiEvent("sysex", -1, data=b""), "sysex data must be F0"),
+        (MidiEvent("sysex", -1, data=b"\xf0\x90\xf7"), "sysex data must be F0"),
+    ],
+)
+def test_encode_refuses_what_is_not_a_message(event: MidiEvent, message: str) -> None:
+    """Out-of-range fields are an error, not wrapped into another message (the old core
+    sent channel -1 on channel 16 and value 128 as 0: the wrong LED, a fader jump)."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        encode(event)
 
 
 def cc(n: int, v: int, ch: int = 0) -> MidiEvent:

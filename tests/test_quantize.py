@@ -239,3 +239,13 @@ def test_quantizer_status_names_what_waits() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="quantize must be one of bar, beat, off"):
         Quantizer("bars")  # type: ignore[arg-type]
+
+
+def test_an_engine_landing_on_its_beats_gets_changes_half_a_beat_early() -> None:
+    """The embedded engine applies a reset on its next beat: released at bar - lead - ½
+    beat, its next beat is the bar."""
+    d = driver()
+    d.instrument.grid(GRID, engine_lead=0.4, on_beats=True)
+    d.feed(Change("config.bpm", 100), now=0.3)
+    out = sends(d.advance(3.0))
+    assert out[0][0] == pytest.approx(2.0 - 0.4 - 0.25)

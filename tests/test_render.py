@@ -1,7 +1,8 @@
-"""``promptbridge render`` writes a real WAV file with the requested controls (real CLI, files)."""
+"""``promptbridge render`` writes a real audio file with the requested controls (CLI, files)."""
 
 from __future__ import annotations
 
+import argparse
 import wave
 from pathlib import Path
 
@@ -190,3 +191,68 @@ def test_lyria_without_a_key_fails_at_once(
     code = main(["render", "--engine", "lyria", "--prompt", "funk", str(tmp_path / "o.wav")])
     assert code == 1
     assert "needs an API key" in capsys.readouterr().err
+
+
+def test_weight_that_is_not_a_number_is_an_error() -> None:
+    """`techno:loud` is a bad weight, not a prompt text; a spaced tail is still text, and a
+    text ending in `:word` takes an explicit weight."""
+    with pytest.raises(argparse.ArgumentTypeError, match="prompt weight 'loud' is not a number"):
+        parse_prompt("techno:loud")
+    assert parse_prompt("reggae dub: skank guitar").text == "reggae dub: skank guitar"
+    assert parse_prompt("genre:techno:1") == parse_prompt("genre:techno:1.0")
+    assert parse_prompt("genre:techno:1").text == "genre:techno"
+
+
+@pytest.mark.parametrize(
+    ("name", "magic"),
+    [("o.flac", b"fLaC"), ("o.ogg", b"OggS"), ("o.mp3", b"\xff"), ("o.WAV", b"RIFF")],
+)
+def test_output_format_follows_the_extension(tmp_path: Path, name: str, magic: bytes) -> None:
+    """FLAC, Ogg Vorbis and MP3 files carry their own format's bytes, not WAV's."""
+    out = tmp_path / name
+    assert main(["render", "--prompt", "techno", "--seconds", "1", "--seed", "1", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(magic) or (name.endswith("mp3") and data.startswith(b"ID3"))
+    if not name.endswith("WAV"):
+        assert not data.startswith(b"RIFF")
+
+
+def test_flac_holds_the_same_samples_as_wav(tmp_path: Path) -> None:
+    """FLAC is lossless: decoded, it equals the WAV render of the same seed."""
+    import soundfile
+
+    for name in ("a.wav", "a.flac"):
+        args = ["render", "--prompt", "techno", "--seconds", "1", "--seed", "4"]
+        assert main([*args, str(tmp_path / name)]) == 0
+    wav, _ = soundfile.read(tmp_path / "a.wav", dtype="int16")
+    flac, rate = soundfile.read(tmp_path / "a.flac", dtype="int16")
+    assert rate == 48_000 and (wav == flac).all()
+
+
+def test_unknown_extension_is_refused_before_rendering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An extension with no known format is one clear line, and nothing is written."""
+    out = tmp_path / "o.aiff"
+    assert main(["render", "--prompt", "techno", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"promptbridge: cannot write {out}: the format follows the extension "
+        "(got '.aiff'; allowed .wav, .flac, .ogg, .mp3)"
+    )
+    assert not out.exists()
+
+
+def test_unseeded_renders_differ_and_print_a_reproducible_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --seed each render draws a seed (as the model does) and prints it; passing
+    the printed seed renders the same file again."""
+    args = ["render", "--prompt", "lo-fi hip hop", "--seconds", "2"]
+    seeds = []
+    for name in ("a.wav", "b.wav"):
+        assert main([*args, str(tmp_path / name)]) == 0
+        seeds.append(capsys.readouterr().out.strip().rsplit("seed ", 1)[1].rstrip(")"))
+    assert (tmp_path / "a.wav").read_bytes() != (tmp_path / "b.wav").read_bytes()
+    assert main([*args, "--seed", seeds[0], str(tmp_path / "again.wav")]) == 0
+    assert (tmp_path / "again.wav").read_bytes() == (tmp_path / "a.wav").read_bytes()

@@ -42,7 +42,7 @@ def test_bad_values_are_all_reported_at_once() -> None:
     lines = [str(p) for p in info.value.problems]
     assert len(lines) == 2
     assert lines[0] == (
-        "rig.toml:1: engine: invalid value (got 'magic'; allowed: auto, synth, lyria)"
+        "rig.toml:1: engine: invalid value (got 'magic'; allowed: auto, synth, lyria, magenta)"
     )
     assert lines[1].startswith("rig.toml:2: gain:") and "7" in lines[1]
 

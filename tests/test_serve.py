@@ -153,7 +153,7 @@ async def test_api_key_is_required_when_configured(caplog: pytest.LogCaptureFixt
     ("frames", "reason"),
     [
         (["not json"], "not valid JSON"),
-        ([json.dumps({"musicGenerationConfig": {"bpm": 999}})], "bpm must be"),
+        ([json.dumps({"musicGenerationConfig": {"bpm": 999}})], "bpm out of range"),
         ([json.dumps({"playbackControl": "REWIND"})], "playbackControl must be one of"),
         ([json.dumps({"setup": {"model": "models/x"}})], "setup may only be sent once"),
     ],

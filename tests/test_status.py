@@ -20,7 +20,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from bridge.commands import status as status_command
-from bridge.core.instrument import Instrument, Outcome
 from bridge.core.mapping import MappingSet
 from bridge.core.performance import Performance
 from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
@@ -28,6 +27,7 @@ from bridge.errors import BridgeError, ConfigError
 from bridge.logs import register_secret
 from bridge.status.server import StatusServer, check_target, parse_address, parse_control
 from tests.fakekeys import fake_key
+from tests.status_rig import StandIn
 
 pytestmark = pytest.mark.anyio
 
@@ -43,14 +43,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Rig:
+class Rig(StandIn):
     """A daemon stand-in: a real Instrument, counters the page shows."""
 
     def __init__(self) -> None:
-        self.instrument = Instrument(MappingSet(performance=SPEC))
-        self.perf = self.instrument.perf
-        self.applied: list[Change] = []
-        self.server: StatusServer | None = None
+        super().__init__(MappingSet(performance=SPEC))
         self.engine: dict[str, Any] = {"engine": "synth", "state": "streaming", "reconnects": 0}
         self.fill = 1.5
 
@@ -62,13 +59,6 @@ class Rig:
             "controllers": {"nanoKONTROL2": True},
             "process": {"cpu_percent": 1.0, "rss_mb": 50.0, "uptime": 3.0},
         }
-
-    def control(self, change: Change) -> Outcome:
-        self.applied.append(change)
-        outcome = self.instrument.apply(change, time.monotonic())
-        assert self.server is not None
-        self.server.notify()
-        return outcome
 
 
 @pytest.fixture

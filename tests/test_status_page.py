@@ -5,7 +5,9 @@ the test reads the DevTools address from its stderr and speaks CDP over a websoc
 The page is loaded from a real StatusServer whose "daemon" is a real Performance: the
 test checks that the 16 slots render with their texts, that clicking on a slider and a
 button reaches the Performance as Changes, that the page follows the daemon's state,
-and it saves a screenshot under the pytest tmp dir.
+and it saves a screenshot under the pytest tmp dir. The layout is checked at a phone's
+width (390 px) and a laptop's (1200 px): nothing wider than the screen, and on the phone
+playback, scenes and config within one swipe; the controllers panel says why it is empty.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from bridge.core.instrument import Instrument, Outcome
 from bridge.core.mapping import MappingSet
 from bridge.core.types import Change, PerformanceSpec, SceneSpec, SlotSpec
 from bridge.status.server import StatusServer
+from tests.status_rig import StandIn
 
 pytestmark = pytest.mark.anyio
 
@@ -57,16 +59,17 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class Rig:
+class Rig(StandIn):
     """A daemon stand-in made of a real Instrument."""
 
     def __init__(self) -> None:
-        self.instrument = Instrument(MappingSet(performance=SPEC))
-        self.perf = self.instrument.perf
-        self.applied: list[Change] = []
-        self.server: StatusServer | None = None
+        super().__init__(MappingSet(performance=SPEC))
+        self.extra: dict[str, Any] = {}  # fields a test adds to (or overrides in) snapshots
 
     def snapshot(self) -> dict[str, Any]:
+        return self._snapshot() | self.extra
+
+    def _snapshot(self) -> dict[str, Any]:
         return {
             "performance": self.perf.snapshot(),
             "engine": {"engine": "synth", "state": "streaming", "reconnects": 1},
@@ -80,13 +83,6 @@ class Rig:
             "controllers": {"nanoKONTROL2": True, "MIDImix": False},
             "process": {"cpu_percent": 4.2, "rss_mb": 61.5, "uptime": 12.0},
         }
-
-    def control(self, change: Change) -> Outcome:
-        self.applied.append(change)
-        outcome = self.instrument.apply(change, time.monotonic())
-        assert self.server is not None
-        self.server.notify()
-        return outcome
 
 
 class Cdp:
@@ -257,7 +253,9 @@ async def served() -> AsyncIterator[tuple[Rig, StatusServer]]:
         await server.close()
 
 
-async def open_page(cdp: Cdp, url: str) -> Page:
+async def open_page(
+    cdp: Cdp, url: str, width: int = 1280, height: int = 1100, mobile: bool = False
+) -> Page:
     target = await cdp.call("Target.createTarget", url="about:blank")
     attached = await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
     page = Page(cdp, attached["sessionId"])
@@ -265,10 +263,10 @@ async def open_page(cdp: Cdp, url: str) -> Page:
     await cdp.call(
         "Emulation.setDeviceMetricsOverride",
         page.session,
-        width=1280,
-        height=1100,
+        width=width,
+        height=height,
         deviceScaleFactor=1,
-        mobile=False,
+        mobile=mobile,
     )
     await cdp.call("Page.navigate", page.session, url=url)
     return page
@@ -340,3 +338,93 @@ async def test_the_page_renders_the_slots_and_drives_the_daemon(
     width, height, distinct = png_summary(shot)
     assert (width, height) == (1280, 1100)
     assert len(shot) > 20_000 and distinct > 50  # a rendered page, not a blank frame
+
+
+# Where each panel is, and whether anything sticks out sideways (a horizontal scrollbar).
+LAYOUT_JS = """(() => {
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {top: r.top + scrollY, bottom: r.bottom + scrollY, left: r.left, right: r.right}; };
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > innerWidth + 0.5)
+    .map((el) => el.id || el.tagName);
+  const panels = {};
+  for (const id of ['slotsPanel', 'mixPanel', 'configPanel', 'audioPanel', 'controllersPanel'])
+    panels[id] = box(document.getElementById(id));
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth, innerHeight, wide,
+          panels, header: box(document.querySelector('header')),
+          scale: box(document.getElementById('config_scale')),
+          slotColumns: new Set([...document.querySelectorAll('.slot')]
+            .map((el) => Math.round(el.getBoundingClientRect().left))).size};
+})()"""
+
+
+async def _layout(browser: Cdp, port: int, width: int, height: int, shot: Path) -> Any:
+    page = await open_page(
+        browser, f"http://127.0.0.1:{port}/", width=width, height=height, mobile=width < 700
+    )
+    await page.wait_for("document.querySelectorAll('.slot').length === 16")
+    await page.wait_for("document.querySelectorAll('#config .row').length === 12")
+    await page.eval("document.getElementById('config_scale').value = 'G_FLAT_MAJOR_E_FLAT_MINOR'")
+    data = await page.screenshot(shot)
+    assert png_summary(data)[:2] == (width, height)
+    return await page.eval(LAYOUT_JS)
+
+
+async def test_layout_at_phone_and_laptop_widths(
+    browser: Cdp, served: tuple[Rig, StatusServer], tmp_path: Path
+) -> None:
+    """At 390 px nothing is wider than the screen (the scale dropdown stays in its panel)
+    and playback, scenes and config are within one swipe (two screen heights), before
+    the 16 slot cards; at 1200 px the slots come first, four or more cards a row."""
+    _, server = served
+    phone = await _layout(browser, server.port, 390, 844, tmp_path / "status_390.png")
+    assert phone["scrollWidth"] <= 390 and phone["wide"] == [], phone["wide"]
+    assert phone["scale"]["right"] <= phone["panels"]["configPanel"]["right"]
+    panels = phone["panels"]
+    assert panels["mixPanel"]["top"] < 844  # scenes start on the first screen
+    assert panels["configPanel"]["bottom"] <= 2 * 844  # config ends within one swipe
+    assert panels["slotsPanel"]["top"] >= panels["configPanel"]["bottom"]
+    assert phone["header"]["bottom"] < 844 / 4  # the sticky playback bar stays small
+
+    laptop = await _layout(browser, server.port, 1200, 900, tmp_path / "status_1200.png")
+    assert laptop["scrollWidth"] <= 1200 and laptop["wide"] == [], laptop["wide"]
+    assert laptop["panels"]["slotsPanel"]["top"] < laptop["panels"]["mixPanel"]["top"]
+    assert laptop["slotColumns"] >= 4
+    assert laptop["panels"]["mixPanel"]["top"] < 900  # scenes visible without scrolling
+
+
+async def test_controllers_panel_says_why_there_are_none(
+    browser: Cdp, served: tuple[Rig, StatusServer], tmp_path: Path
+) -> None:
+    """An empty controllers list is explained from the snapshot's ``controllers_reason``
+    (the daemon's sentence, or a code "midi_unavailable" / "none_configured", with an
+    optional ``controllers_detail``); a daemon that sends no reason gets an honest
+    "did not say"."""
+    rig, server = served
+    page = await open_page(browser, f"http://127.0.0.1:{server.port}/", 390, 844, True)
+    await page.wait_for("document.getElementById('controllers').textContent.includes('MIDImix')")
+    text = "document.getElementById('controllersPanel').textContent"
+    midi_down = "MIDI unavailable: no ALSA sequencer (/dev/snd/seq) and no JACK server"
+    none = "no controller configured (add a profile with --mapping or in the rig file)"
+    cases = [
+        ({"controllers_reason": midi_down}, [midi_down]),
+        ({"controllers_reason": none}, [none]),
+        (
+            {"controllers_reason": "midi_unavailable", "controllers_detail": "tried ALSA, JACK"},
+            ["MIDI unavailable: no MIDI system could be opened", "tried ALSA, JACK"],
+        ),
+        ({"controllers_reason": "none_configured"}, ["no controller configured", "--mapping"]),
+        ({"controllers_reason": None}, ["did not say why"]),
+    ]
+    for extra, expected in cases:
+        rig.extra = {"controllers": {}, **extra}
+        server.notify()
+        for phrase in expected:
+            await page.wait_for(f"{text}.includes({json.dumps(phrase)})")
+        if extra.get("controllers_reason") == midi_down:
+            await page.eval("document.getElementById('controllersPanel').scrollIntoView()")
+            await page.screenshot(tmp_path / "status_390_no_midi.png")
+    # configured controllers, but no MIDI system: each is missing, and the panel says why
+    rig.extra = {"controllers": {"MIDImix": False}, "controllers_reason": midi_down}
+    server.notify()
+    await page.wait_for(f"{text}.includes('missing') && {text}.includes({json.dumps(midi_down)})")

@@ -135,21 +135,27 @@ def run_args(tmp_path: Path, port: int, bpm: int) -> list[str]:
     )
     return [
         "run", "--engine", "synth", "--midi-api", "jack", "--output", "system",
-        "--latency", "low", "--chunk-seconds", "0.5", "--autoplay", "--fresh",
+        "--latency", "low", "--chunk-seconds", "0.05", "--autoplay", "--fresh",
         "--mapping", str(mapping), "--clock-out", "no port matches this",
         "--state-file", str(tmp_path / "state.json"), "--status", f"127.0.0.1:{port}",
     ]  # fmt: skip
 
 
-def offline(bpm: int, seconds: float) -> np.ndarray:
-    """What the daemon's synth plays from its first frame (deterministic), mono."""
+def synth_engine(bpm: int) -> Any:
+    """The daemon's synth as the test's performance sets it up (deterministic)."""
     from bridge.core.types import GenerationConfig, SetConfig, SetPrompts, WeightedPrompt
     from bridge.engines.synth import SynthEngine
 
-    engine = SynthEngine(chunk_seconds=0.5)
+    engine = SynthEngine(chunk_seconds=0.05)
     engine.apply_now(SetPrompts((WeightedPrompt("techno", 1.0),)))
     engine.apply_now(SetConfig(GenerationConfig(bpm=bpm)))
-    chunks = [engine.render_chunk().samples for _ in range(int(seconds / 0.5))]
+    return engine
+
+
+def offline(bpm: int, seconds: float) -> np.ndarray:
+    """What the daemon's synth plays from its first frame, mono."""
+    engine = synth_engine(bpm)
+    chunks = [engine.render_chunk().samples for _ in range(int(seconds / 0.05))]
     return np.concatenate(chunks).mean(axis=1)
 
 
@@ -171,14 +177,34 @@ def stream_offset(heard: np.ndarray, reference: np.ndarray, below: float) -> int
     return offset
 
 
-def first_difference(
-    heard: np.ndarray, reference: np.ndarray, offset: int, tolerance: float = 1e-3
-) -> int:
-    """The first stream frame where what was heard leaves the reference (a new context)."""
-    n = min(len(heard), len(reference) - offset)
-    diff = np.abs(heard[:n] - reference[offset : offset + n]) > tolerance
-    assert diff.any(), "the change never reached the sound card"
-    return offset + int(np.argmax(diff))
+def changed_at(line: int, frames: int) -> np.ndarray:
+    """The synth's stream (mono) at 120 bpm, changed to 100 bpm on stream frame ``line``
+    (a bar line): the update reaches it in the last half beat before, as the quantizer
+    releases it, and it starts the new context on its next beat."""
+    from bridge.core.types import Control, GenerationConfig, Playback, SetConfig
+
+    engine = synth_engine(120)
+    chunk = engine.chunk_frames
+    out = []
+    rendered = 0
+    while rendered + chunk <= line - RATE // 8:
+        out.append(engine.render_chunk().samples)
+        rendered += chunk
+    engine.apply_now(SetConfig(GenerationConfig(bpm=100)))
+    engine.apply_now(Control(Playback.RESET_CONTEXT))
+    while rendered < frames:
+        out.append(engine.render_chunk().samples)
+        rendered += chunk
+    return np.concatenate(out).mean(axis=1)
+
+
+def matches(heard: np.ndarray, first: int, expected: np.ndarray, line: int) -> bool:
+    """Does ``heard`` (from stream frame ``first``) match ``expected`` around ``line``?"""
+    end = first + len(heard) - RATE // 5  # the daemon's stop fades the recording out
+    lo, hi = max(first, line - RATE), min(end, line + 2 * RATE, len(expected))
+    if line - lo < RATE // 2 or hi - line < RATE // 2:
+        return False
+    return bool(np.abs(heard[lo - first : hi - first] - expected[lo:hi]).max() < 3e-3)
 
 
 def tick_numbers(ticks: np.ndarray) -> np.ndarray:
@@ -245,11 +271,13 @@ def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
     tmp_path: Path, jack_server: Any
 ) -> None:
     """config.bpm 120 → 100 through the status API: what is played (``--record``: exactly
-    the frames sent to the sound card, so the JACK dummy's lateness on a loaded machine
+    the frames the sound card played, so the JACK dummy's lateness on a loaded machine
     cannot blur it) leaves the 120 bpm stream exactly on one of its bar lines."""
     port = free_port()
     wav = tmp_path / "heard.wav"
-    daemon = Daemon([*run_args(tmp_path, port, 120), "--record", str(wav)])
+    # verbatim playout (no stretching, no loop standing in for a gap): frame for frame
+    verbatim = ["--stretch-limit", "0", "--no-conceal", "--latency", "safe"]
+    daemon = Daemon([*run_args(tmp_path, port, 120), *verbatim, "--record", str(wav)])
     try:
         daemon.wait_for("heard grid", timeout=30)
         time.sleep(2.0)
@@ -257,17 +285,26 @@ def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
         held = reply["sync"]["quantize"]["held"]
         assert held and held[0]["target"] == "config.bpm", reply["sync"]
         wait_status(port, lambda s: (s["sync"]["heard"] or {}).get("bpm") == 100, timeout=20)
-        time.sleep(1.0)
+        time.sleep(1.5)  # past the device's queue, into the recording
+        underruns = status(port)["audio"]["underruns"]
     finally:
         daemon.stop()
+    if underruns:
+        pytest.skip(f"rig unfit to judge: {underruns} underruns (machine overloaded)")
     with wave.open(str(wav)) as f:
         frames = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
     mono = frames.reshape(-1, 2).astype(np.float64).mean(axis=1) / 32768.0
-    reference = offline(120, 90.0)
-    start = int(1.0 * RATE)  # past the start's fade-in, before the change
-    offset = stream_offset(mono[start:], reference, below=2.0) - start
-    changed = first_difference(mono[start:], reference, offset + start, tolerance=3e-3)
+    start = int(np.argmax(np.abs(mono) > 0.01)) + RATE // 4  # past the start's fade-in
+    offset = stream_offset(mono[start:], offline(120, 20.0), below=2.0) - start
+    heard = mono[max(0, -offset) :]  # from stream frame max(0, offset)
+    first = max(0, offset)
     bar = 4 * RATE // 2  # 2 s at 120 bpm
-    off_bar = (changed + bar / 2) % bar - bar / 2
-    off_ms = off_bar / RATE * 1000
-    assert abs(off_bar) < 0.010 * RATE, f"the new tempo starts {off_ms:.0f} ms off a bar"
+    # Which bar line of the 120 bpm stream did 100 bpm start on? The synth changed there
+    # and nowhere else: what was heard matches, frame for frame, a render that changed
+    # on that bar, and no other.
+    landed = [
+        line
+        for line in range(bar, first + len(heard), bar)
+        if matches(heard, first, changed_at(line, first + len(heard)), line)
+    ]
+    assert len(landed) == 1, f"heard matches a change on bar lines {landed} (stream frames)"

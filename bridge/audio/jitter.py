@@ -46,7 +46,7 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         # local engine (synth): it renders on demand, so a short buffer is enough
-        Preset("low", target=0.3, max_target=2.0, headroom=0.1, steady=15.0),
+        Preset("low", target=0.06, max_target=2.0, headroom=0.03, steady=15.0),
         # a remote model on a good line: absorbs ordinary bursts
         Preset("balanced", target=1.0, max_target=4.0, headroom=0.5, steady=30.0),
         # flaky network or a slow generator: knobs are slower, dropouts rare

@@ -56,13 +56,13 @@ def collect(midi_api: str) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> list[str]:
     """The human listing: one heading per part, one line per device."""
     lines = []
-    for key, title in (("midi_inputs", "MIDI inputs"), ("midi_outputs", "MIDI outputs")):
-        lines.append(f"{title}:")
-        if "midi_error" in data:
-            lines.append(f"  (unavailable: {data['midi_error']})")
-            continue
-        ports = data[key]
-        lines += [f"  {i}: {name}" for i, name in enumerate(ports)] or ["  (none)"]
+    if "midi_error" in data:  # once, not under both headings
+        lines += ["MIDI inputs and outputs:", f"  (unavailable: {data['midi_error']})"]
+    else:
+        for key, title in (("midi_inputs", "MIDI inputs"), ("midi_outputs", "MIDI outputs")):
+            lines.append(f"{title}:")
+            ports = data[key]
+            lines += [f"  {i}: {name}" for i, name in enumerate(ports)] or ["  (none)"]
     lines.append("Audio outputs (index: name [host API, channels, default rate]):")
     if "audio_error" in data:
         lines.append(f"  (unavailable: {data['audio_error']})")

@@ -5,6 +5,8 @@ tells 7-bit / 14-bit / NRPN / relative encoders (and their encoding) apart from 
 values (``bridge.core.learn``), and writes a commented profile with tomlkit, checked with
 ``bridge.config.check_files`` before it says "written". Enter skips a control, ``q``
 finishes early. ``--detect`` prints every incoming event as a ``[controls]`` line instead.
+With no matching input yet, it says so and waits (``--wait`` seconds, Ctrl-C to give up)
+for the controller to be plugged in.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.core.learn import Collector, Detected, detect_line
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, DeviceError
 
 HELP = "write a controller profile by moving its controls"
 # the controls asked for after the slot weights: (target, what the user is told, extra keys)
@@ -32,6 +34,8 @@ EXTRA_ASKS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("master_volume", "master volume", {}),
     ("playback", "play/pause (a button or pad)", {"value": "toggle"}),
 )
+WAIT_SECONDS = 300.0  # time to find the USB cable; Ctrl-C gives up sooner
+POLL_SECONDS = 0.25  # how often the port list is read while waiting
 # generic client names under which the real device name is the port part
 _GENERIC_CLIENTS = ("rtmidiout client", "rtmidi output client", "a2j", "system", "midi")
 
@@ -42,9 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--midi-in", metavar="PATTERN", help="input to learn from (substring or re:REGEX)"
     )
     parser.add_argument("--index", type=int, default=0, help="which of identical inputs (0-based)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"wait this long for the controller to be plugged in (default {WAIT_SECONDS:g}; "
+        "0: do not wait)",
+    )
     parser.add_argument("--midi-api", choices=("auto", "alsa", "jack"), default="auto")
     parser.add_argument(
         "--detect", action="store_true", help="print each incoming event as a line to paste"
+    )
+    parser.add_argument(
+        "--osc", metavar="HOST:PORT", help="learn a surface's OSC addresses instead of MIDI"
     )
     parser.add_argument("--slots", type=int, default=8, help="prompt slots to ask for (0..64)")
     parser.add_argument("--name", help="controller name in the profile (default: from the port)")
@@ -212,12 +227,16 @@ def _interactive(args: argparse.Namespace, reader: Any) -> int:
 
 
 def _write(args: argparse.Namespace, port: str, learned: list[Any]) -> int:
-    from bridge.config import check_files
-
     pattern = args.midi_in or port_pattern(port)
     name = args.name or port_pattern(port)
     text = render_profile(name, pattern, learned, _default_texts(), source_port=port)
-    out = Path(args.out)
+    return write_checked(Path(args.out), text, f"{len(learned)} controls")
+
+
+def write_checked(out: Path, text: str, what: str) -> int:
+    """Write a learned file atomically, then check it as ``check`` would (exit code)."""
+    from bridge.config import check_files
+
     tmp = out.with_name(out.name + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -227,7 +246,7 @@ def _write(args: argparse.Namespace, port: str, learned: list[Any]) -> int:
     problems = check_files([out])
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"wrote {out} ({len(learned)} controls)", flush=True)
+    print(f"wrote {out} ({what})", flush=True)
     return 1 if problems else 0
 
 
@@ -244,17 +263,51 @@ def _detect(reader: Any) -> int:
         return 0
 
 
+def _wait_for_input(reader: Any, pattern: str, index: int, wait: float) -> str:
+    """The input ``pattern`` matches: waits (saying so) until it is plugged in, for at
+    most ``wait`` seconds; Ctrl-C gives up."""
+    port = reader.find(pattern, index)
+    if port is not None:
+        return str(port)
+    what = "a MIDI input" if pattern == "*" else f"a MIDI input matching {pattern!r}"
+    listing = "; ".join(reader.inputs()) or "none"
+    if wait <= 0:
+        raise DeviceError(f"no {what.removeprefix('a ')}; inputs: {listing}")
+    deadline = time.monotonic() + wait
+    try:
+        print(
+            f"waiting for {what} (inputs now: {listing}); "
+            "plug the controller in, or Ctrl-C to give up",
+            flush=True,
+        )
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            port = reader.find(pattern, index)
+            if port is not None:
+                return str(port)
+    except KeyboardInterrupt:
+        raise DeviceError(f"gave up waiting for {what}") from None
+    raise DeviceError(f"no {what.removeprefix('a ')} appeared within {wait:g} s")
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.detect and not args.out:
         raise ConfigError("learn needs --out FILE.toml (or --detect to print events)")
     if not 0 <= args.slots <= 64:
         raise ConfigError(f"--slots must be in range 0..64 (got {args.slots})")
+    if args.wait < 0:
+        raise ConfigError(f"--wait must be 0 or more seconds (got {args.wait:g})")
     if not args.detect and not sys.stdin.isatty():
         raise ConfigError("learn asks questions: run it on a terminal (or use --detect)")
+    if args.osc:
+        from bridge.commands.learn_osc import run_osc
+
+        return run_osc(args, asks(args.slots), _typed_line)
     from bridge.io.midi import MidiReader
 
-    reader = MidiReader(args.midi_in or "*", api=args.midi_api, index=args.index)
+    reader = MidiReader(api=args.midi_api)
     try:
+        reader.open(_wait_for_input(reader, args.midi_in or "*", args.index, args.wait))
         if args.detect:
             return _detect(reader)
         print(f"learning from {reader.port}", flush=True)

@@ -10,18 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from bridge.cli import setup_logging
+from bridge.commands import magenta_flags
 from bridge.config import default_mapping, load_mapping
 from bridge.core.mapping import MappingSet
-from bridge.daemon import Daemon, Parts
+from bridge.daemon import Daemon, Parts, check_engine
 from bridge.engines import create_engine
 from bridge.engines.base import Engine
 from bridge.errors import ConfigError, SecretError
-from bridge.rig import RigSettings, load_rig, merge
+from bridge.rig import RigSettings, mapping_refs, merge, parse_rig, read_rig_text, rig_problems
 
 log = logging.getLogger("promptbridge")
 
@@ -50,13 +52,22 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
     )
     a(
         "--engine",
-        choices=["auto", "synth", "lyria"],
-        help="auto = lyria when an API key is configured, else synth",
+        choices=["auto", "synth", "lyria", "magenta"],
+        help="auto = lyria when an API key is configured, else synth; magenta = Magenta RT "
+        "on this machine (promptbridge[magenta])",
     )
     a("--url", help="Lyria-protocol websocket URL (Google's, or `promptbridge serve`)")
     a("--model", help="model name for the lyria engine (default models/lyria-realtime-exp)")
     a("--api-key-file", help="file holding the API key (must not be readable by others)")
     a("--api-key-env", help="environment variable holding the API key")
+    _midi_arguments(parser)
+    _audio_arguments(parser)
+    _engine_arguments(parser)
+    _service_arguments(parser)
+
+
+def _midi_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--midi-api", choices=["auto", "alsa", "jack"], help="MIDI system (MIDO_BACKEND honored)")
     a(
         "--midi-in",
@@ -71,18 +82,67 @@ def add_rig_arguments(parser: argparse.ArgumentParser) -> None:
         const=False,
         help="do not open the virtual 'PromptBridge' MIDI input",
     )
+
+
+def _audio_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--output", help="audio output: index, exact name or substring; 'none' for no device")
     a("--channels", type=_channels, help="output channels, 1-based, e.g. 3,4")
     a("--latency", choices=["low", "balanced", "safe"], help="jitter-buffer preset")
     a("--gain", type=float, help="master gain 0..2")
+    a("--stretch-limit", type=float, help="most the playout rate may move, 0..0.1 (0 = off)")
+    a(
+        "--no-conceal",
+        dest="conceal",
+        action="store_const",
+        const=False,
+        help="silence, not a loop of the last bar, when the stream runs dry",
+    )
+    a("--conceal-max", type=float, help="seconds a loop may stand in before fading out")
     a("--record", metavar="FILE.wav", help="write exactly what is played to a WAV file")
+
+
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
-    a("--chunk-seconds", type=float, help="synth engine chunk length (0.25..2 s)")
+    a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
+    a(
+        "--quantize",
+        choices=["bar", "beat", "off"],
+        help="bpm, scale, scenes, play/stop land on the heard grid's next bar or beat "
+        "(the synth's mutes too with bar)",
+    )
     a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
+    a(
+        "--no-rotate",
+        dest="rotate",
+        action="store_const",
+        const=False,
+        help="lyria: never rotate sessions (your own `promptbridge serve` has no time cap)",
+    )
+    magenta_flags.add_arguments(parser)
+
+
+def _service_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
     a("--state-file", help="where prompts/config/scene are saved (default: XDG state dir)")
     a("--status", metavar="HOST:PORT", help="serve the status API and page (loopback)")
     a("--status-token", help="token required by the status API (needed off loopback)")
-    a("--quantize", choices=["bar", "beat", "off"], help="when bpm/scale/scenes/play land")
+    a("--osc", metavar="HOST:PORT", help="OSC in/out on this UDP address (loopback by default)")
+    a(
+        "--osc-allow",
+        dest="osc_allow",
+        action="append",
+        metavar="ADDR",
+        help="host or network allowed to send OSC from off loopback (repeatable)",
+    )
+    a(
+        "--osc-client",
+        dest="osc_clients",
+        action="append",
+        metavar="HOST:PORT",
+        help="send OSC feedback to this surface (repeatable; surfaces may also /register)",
+    )
     a("--clock-out", metavar="PATTERN", help="send MIDI clock to outputs matching PATTERN")
     a("--link", choices=["off", "follow", "lead"], help="Ableton Link (needs the [link] extra)")
     a("--log-level", choices=["debug", "info", "warning", "error"])
@@ -101,28 +161,26 @@ def _channels(text: str) -> tuple[int, ...]:
 
 def settings_from(args: argparse.Namespace) -> tuple[RigSettings, Path | None]:
     rig_path = Path(args.rig) if args.rig else None
-    base = load_rig(rig_path) if rig_path else RigSettings()
+    text = read_rig_text(rig_path) if rig_path else ""
+    base = parse_rig(text, str(rig_path)) if rig_path else RigSettings()
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     if overrides.get("mappings"):
         overrides["mappings"] = tuple(overrides["mappings"])
-    if overrides.get("midi_in"):
-        overrides["midi_in"] = tuple(overrides["midi_in"])
-    return merge(base, overrides), rig_path
+    for key in ("midi_in", "osc_allow", "osc_clients"):
+        if overrides.get(key):
+            overrides[key] = tuple(overrides[key])
+    settings = merge(base, overrides)
+    # The same whole-rig checks as `promptbridge check`, so both refuse the same files.
+    problems = rig_problems(settings, str(rig_path) if rig_path else "command line", text)
+    if problems:
+        raise ConfigError(problems)
+    return settings, rig_path
 
 
 def mapping_from(settings: RigSettings, rig_path: Path | None) -> MappingSet:
     if not settings.mappings:
         return default_mapping()
-    base = rig_path.parent if rig_path else Path.cwd()
-    paths = [_resolve(m, base) for m in settings.mappings]
-    return load_mapping(paths)
-
-
-def _resolve(name: str, base: Path) -> Path | str:
-    path = Path(name).expanduser()
-    if path.suffix == ".toml" and not path.is_absolute() and (base / path).exists():
-        return base / path
-    return path if path.exists() else name  # a bare name: a shipped profile
+    return load_mapping(mapping_refs(settings, rig_path))
 
 
 def state_path(settings: RigSettings) -> Path:
@@ -164,12 +222,16 @@ def make_engine(settings: RigSettings) -> Engine:
             url=settings.url,
             model=settings.model,
             api_key=key,
-            rotate_after=settings.rotate_after,
+            # no rotation = a rotation that is never due (the watchdog still replaces a
+            # stalled session)
+            rotate_after=settings.rotate_after if settings.rotate else math.inf,
             crossfade=settings.crossfade,
         )
-    # with quantization, the synth lands a reset on its own bar line (it knows where)
-    bar_resets = settings.quantize != "off"
-    return create_engine("synth", chunk_seconds=settings.chunk_seconds, bar_resets=bar_resets)
+    if name == "magenta":
+        return create_engine("magenta", **magenta_flags.options(settings))
+    # the synth's mutes land on its next beat, or bar when quantize = "bar" is asked for
+    quantize = "bar" if settings.quantize == "bar" else "beat"
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=quantize)
 
 
 def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
@@ -187,6 +249,9 @@ def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
         channels=settings.channels or None,
         gain=settings.gain,
         recorder=recorder,
+        stretch_limit=settings.stretch_limit,
+        conceal=settings.conceal,
+        conceal_max=settings.conceal_max,
     )
     return player, recorder
 
@@ -202,6 +267,7 @@ def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
         hub=hub,
         recorder=recorder,
         status=status,
+        osc=make_osc_factory(settings) if settings.osc else None,
         clock_out=clock_out,
         link=link,
     )
@@ -248,11 +314,39 @@ def make_status_factory(settings: RigSettings) -> Any:
     return factory
 
 
+def make_osc_factory(settings: RigSettings) -> Any:
+    """The OSC server the daemon starts beside the status server (``osc = "HOST:PORT"``)."""
+    from bridge.io.osc import OscServer, parse_allow
+    from bridge.status.server import parse_address
+
+    try:
+        host, port = parse_address(settings.osc or "")
+        for client in settings.osc_clients:
+            parse_address(client)
+    except ValueError as exc:
+        raise ConfigError(f"osc: {exc}".replace("status address", "address")) from None
+    parse_allow(settings.osc_allow)  # a bad entry is a ConfigError before anything starts
+
+    def factory(snapshot: Any, control: Any, bindings: Any) -> Any:
+        return OscServer(
+            host,
+            port,
+            snapshot,
+            control,
+            allow=settings.osc_allow,
+            clients=settings.osc_clients,
+            bindings=bindings,
+        )
+
+    return factory
+
+
 def run(args: argparse.Namespace) -> int:
     settings, rig_path = settings_from(args)
     setup_logging(settings.log_level, settings.log_format)
     mapping = mapping_from(settings, rig_path)
     parts = make_parts(settings, mapping)
+    check_engine(mapping, parts.engine)  # notes bindings need an engine that takes notes
     daemon = Daemon(
         settings,
         mapping,

@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from bridge.commands import magenta_flags
 from bridge.engines import ENGINES, create_engine
 from bridge.engines.base import Engine
 from bridge.errors import ConfigError, SecretError
@@ -54,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 2; 0 = as fast as the client reads)",
     )
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    magenta_flags.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     context = _tls(args.tls_cert, args.tls_key)
     if not 0.05 <= args.chunk_seconds <= 10.0:
         raise ConfigError(f"--chunk-seconds must be in 0.05..10, got {args.chunk_seconds:g}")
-    factory = _factory(args.engine, chunk_seconds=args.chunk_seconds)
+    if args.engine == "magenta":  # its own granularity: frames per call, not chunk seconds
+        factory = _factory(args.engine, **magenta_flags.options(args))
+    else:
+        factory = _factory(args.engine, chunk_seconds=args.chunk_seconds)
     ahead = args.ahead if args.ahead > 0 else None
     asyncio.run(_serve(factory, args.host, args.port, api_key, context, args.engine, ahead))
     return 0
@@ -99,9 +104,13 @@ def _factory(name: str, **options: Any) -> Callable[[], Engine]:
         raise ConfigError(f"--engine: unknown engine {name!r} (allowed: {', '.join(ENGINES)})")
     module_name = ENGINES[name].split(":")[0]
     try:
-        importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"--engine {name}: not available ({exc})") from None
+    shared = getattr(module, "serve_factory", None)
+    if shared is not None:  # one model per process, loaded now, not per connection
+        made: Callable[[], Engine] = shared(**options)
+        return made
 
     def factory() -> Engine:
         return create_engine(name, **options)

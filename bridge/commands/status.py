@@ -164,6 +164,13 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
             f"/{_num(audio.get('target_seconds'))} s"
             f"  underruns {audio.get('underruns', 0)}  device {audio.get('device', '?')}"
         )
+    share = snapshot.get("latency") or {}
+    if share.get("share_ms") is not None:
+        wire = share.get("knob_to_wire") or {}
+        lines.append(
+            f"latency  bridge's share {share['share_ms']:.0f} ms: knob-to-wire p95 "
+            f"{wire.get('p95_ms') or 0:.0f} ms + buffer {share.get('buffer_ms') or 0:.0f} ms"
+        )
     if engine:
         lines.append(
             f"engine   reconnects {engine.get('reconnects', 0)}"
@@ -172,6 +179,7 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
         )
         for item in engine.get("filtered_prompts", []):
             lines.append(f"filtered {item.get('text')!r}: {item.get('reason', '')}")
+        lines.extend(_model_lines(engine))
     if controllers:
         present = ", ".join(
             f"{n} {'connected' if on else 'MISSING'}" for n, on in controllers.items()
@@ -183,6 +191,19 @@ def _health_lines(snapshot: dict[str, Any]) -> list[str]:
             f"  uptime {process.get('uptime', '?')} s"
         )
     return ["", *lines] if lines else []
+
+
+def _model_lines(engine: dict[str, Any]) -> list[str]:
+    """An in-process model's speed and the controls it lacks (magenta)."""
+    lines = []
+    if engine.get("ms_per_step") is not None:
+        slow = "  SLOWER THAN REAL TIME" if engine.get("real_time") is False else ""
+        lines.append(f"model    {_num(engine['ms_per_step'])} ms per 40 ms step{slow}")
+    if engine.get("unsupported"):
+        used = engine.get("unsupported_in_use") or []
+        note = f"  (set but ignored: {', '.join(used)})" if used else ""
+        lines.append(f"ignored  {', '.join(engine['unsupported'])}{note}")
+    return lines
 
 
 def _num(value: Any) -> str:

@@ -12,32 +12,22 @@ two such bindings in one file are an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
-from bridge.config.lines import Path
-from bridge.config.reader import Reader, show, suggest
+from bridge.config.binding import SetParts
+from bridge.config.binding import binding as compile_binding
+from bridge.config.osc import check_osc
 from bridge.config.schema import (
-    FEEDBACK_KEYS,
-    UNSET,
     FileData,
     RawBind,
-    RawControl,
-    RawController,
-    RawSource,
-    curve_points,
-    read_channel,
 )
-from bridge.config.targets import ALLOWED, TargetInfo, target_info
+from bridge.config.space import check_space
 from bridge.core.mapping import (
-    RAW_MAX,
     Binding,
     ControllerSpec,
-    Feedback,
     MappingSet,
-    Source,
-    Transform,
 )
 from bridge.core.types import (
     ChangeValue,
@@ -48,24 +38,26 @@ from bridge.core.types import (
 )
 from bridge.errors import Problem
 
-# Sources that are absolute positions: pickup by default on continuous targets.
-POSITION_KINDS = frozenset({"cc", "cc14", "nrpn", "rpn"})
-
-
-@dataclass
-class _Set:
-    controllers: dict[str, RawController]
-    controller_files: dict[str, str]
-    controls: dict[str, dict[str, RawControl]]
-    slots: dict[int, SlotSpec]
-    scenes: list[SceneSpec]
-    banks: int
-
 
 def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet, list[Problem]]:
     """Merge ``files`` (in load order) into a MappingSet; also return every problem."""
-    problems: list[Problem] = []
-    s = _Set({}, {}, {}, {}, [], 1)
+    s, config, crossfader, name = _merge(files)
+    space = check_space(files, s.slots)
+    s.space_dims = space.dims if space else 0
+    osc = check_osc(files, s.slots, s.scenes, s.banks, s.space_dims)
+    bindings = _choose(files, s)
+    problems = [p for fd in files for p in fd.reader.problems]
+    performance = replace(_performance(s, config, crossfader, files), space=space)
+    controllers = _controllers(s)
+    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name, osc=osc)
+    return mapping, problems
+
+
+def _merge(
+    files: list[FileData],
+) -> tuple[SetParts, dict[str, ChangeValue], dict[str, Any], str]:
+    """Controllers, controls, slots, scenes, config and crossfader, later files winning."""
+    s = SetParts({}, {}, {}, {}, [], 1)
     config: dict[str, ChangeValue] = {}
     crossfader: dict[str, Any] = {}
     scenes: dict[int, SceneSpec] = {}
@@ -76,6 +68,7 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
             s.controllers[fd.controller.name] = fd.controller
             s.controller_files[fd.controller.name] = fd.file
             s.controls[fd.controller.name] = dict(fd.controls)
+            s.broken |= {(fd.controller.name, name) for name in fd.broken_controls}
         elif fd.controls:
             first = next(iter(fd.controls.values()))
             fd.reader.problem(first.path[:1], "named controls need a [controller] in the same file")
@@ -87,11 +80,17 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
     s.scenes = [scenes[n] for n in sorted(scenes)]
     s.banks = _banks(files)
     _check_scene_slots(files, s.slots)
+    return s, config, crossfader, name
+
+
+def _choose(files: list[FileData], s: SetParts) -> tuple[Binding, ...]:
+    """Every file's bindings; a clash inside one file is a problem, a later file's binding
+    replaces earlier ones on the same source (bank overlap)."""
     chosen: list[Binding] = []
     for fd in files:
         added: list[tuple[Binding, RawBind]] = []
         for rb in fd.binds:
-            binding = _binding(rb, s)
+            binding = compile_binding(rb, s)
             if binding is None:
                 continue
             clash = next((e for e in added if _overlap(e[0], binding)), None)
@@ -105,14 +104,13 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
                 )
                 continue
             added.append((binding, rb))
-        # A later file's binding replaces earlier ones on the same source (bank overlap).
         mine = [b for b, _ in added]
         chosen = [b for b in chosen if not any(_overlap(b, n) for n in mine)] + mine
-    for fd in files:
-        problems.extend(fd.reader.problems)
-    bindings = tuple(chosen)
-    performance = _performance(s, config, crossfader, files)
-    controllers = tuple(
+    return tuple(chosen)
+
+
+def _controllers(s: SetParts) -> tuple[ControllerSpec, ...]:
+    return tuple(
         ControllerSpec(
             name=c.name,
             port=c.port,
@@ -126,8 +124,6 @@ def build(files: list[FileData], paths: tuple[FsPath, ...]) -> tuple[MappingSet,
         )
         for c in s.controllers.values()
     )
-    mapping = MappingSet(controllers, bindings, performance, paths, s.banks, name)
-    return mapping, problems
 
 
 def _where(rb: RawBind) -> str:
@@ -139,7 +135,9 @@ def _messages(b: Binding) -> set[tuple[str, int]]:
     """The physical messages a binding listens to (a 14-bit pair also takes its LSB CC)."""
     src = b.source
     kind = "cc" if src.kind == "cc14" else src.kind
-    numbers = {src.number}
+    numbers = set(src.numbers())
+    if src.kind == "notes":
+        kind = "note"  # a keyboard range clashes with a note binding inside it
     if src.dec is not None:
         numbers.add(src.dec)
     if src.kind == "cc14":
@@ -179,6 +177,8 @@ def _banks(files: list[FileData]) -> int:
 
 
 def _check_scene_slots(files: list[FileData], slots: dict[int, SlotSpec]) -> None:
+    """Scenes name slots of the merged set, and weigh them within each slot's range
+    (recall would clamp a weight outside it without a word)."""
     for fd in files:
         for scene, path in fd.scenes:
             for part, numbers in (("weights", scene.weights), ("texts", scene.texts)):
@@ -188,10 +188,23 @@ def _check_scene_slots(files: list[FileData], slots: dict[int, SlotSpec]) -> Non
                         fd.reader.problem(
                             (*path, part, str(n)), f"no prompt slot {n} (slots: {have})"
                         )
+            for n, weight in scene.weights.items():
+                spec = slots.get(n)
+                if spec is not None and not spec.lo <= weight <= spec.hi:
+                    fd.reader.problem(
+                        (*path, "weights", str(n)),
+                        f"outside slot {n}'s range",
+                        weight,
+                        f"{_num(spec.lo)}..{_num(spec.hi)}",
+                    )
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _performance(
-    s: _Set, config: dict[str, ChangeValue], xf: dict[str, Any], files: list[FileData]
+    s: SetParts, config: dict[str, ChangeValue], xf: dict[str, Any], files: list[FileData]
 ) -> PerformanceSpec:
     count = max(s.slots) if s.slots else 0
     slots = tuple(s.slots[n] for n in range(1, count + 1) if n in s.slots)
@@ -214,349 +227,3 @@ def _performance(
 
 
 # --- one binding ---------------------------------------------------------------------
-def _binding(rb: RawBind, s: _Set) -> Binding | None:
-    r, path, data = rb.reader, rb.path, rb.data
-    if rb.target is None:
-        return None
-    info = target_info(rb.target, s.slots, s.scenes, s.banks)
-    if isinstance(info, str):
-        allowed = ALLOWED if info.startswith("unknown") else None
-        r.problem((*path, "target"), info, rb.target, allowed)
-        return None
-    resolved = _resolve_source(rb, s) if rb.ok else None
-    if resolved is None:
-        return None
-    ctrl, raw, control = resolved
-    channel = raw.channel
-    if channel is UNSET:
-        channel = ctrl.channel
-    source = Source(raw.kind, raw.number, channel, raw.dec)  # type: ignore[arg-type]
-    encoding = data.get("encoding") or (control.encoding if control else None)
-    if raw.dec is not None:
-        encoding = "inc-dec"
-    ctype = data.get("type") or (control.type if control else None)
-    button = ctype in ("button", "pad") or (ctype is None and raw.kind in ("note", "program"))
-    mode = data.get("mode") or _default_mode(info, encoding, button, raw)
-    if not _check_mode(r, path, mode, encoding, raw, info):
-        return None
-    values = _values(r, path, data, info, mode, rb.target)
-    if values is None:
-        return None
-    value, off = _on_off(r, path, data, info, mode, rb.target, raw, values)
-    if value is UNSET:
-        return None
-    auto = data.get("auto")
-    if auto and not info.auto:
-        r.problem((*path, "auto"), f"{rb.target} has no auto position", auto)
-        return None
-    if auto and mode != "absolute":
-        r.problem((*path, "auto"), f"auto positions need absolute mode, not {mode}", auto)
-        return None
-    transform = _transform(r, path, data, info, raw, mode)
-    if transform is None:
-        return None
-    takeover = data.get("takeover") or (
-        "pickup"
-        if mode == "absolute" and raw.kind in POSITION_KINDS and info.kind in ("float", "int")
-        else "immediate"
-    )
-    feedback = _feedback(r, path, data, control, source, ctrl)
-    label = f"{ctrl.name} {control.name}" if control else f"{ctrl.name} {source.describe()}"
-    return Binding(
-        controller=ctrl.name,
-        source=source,
-        target=rb.target,
-        target_kind=info.kind,
-        mode=mode,  # type: ignore[arg-type]
-        transform=transform,
-        encoding=encoding,
-        step=float(data.get("step", 0.01)),
-        acceleration=float(data.get("acceleration", 1.0 if _turns(encoding) else 0.0)),
-        takeover=takeover,  # type: ignore[arg-type]
-        value=value,
-        off=off,
-        values=values,
-        glide=float(data["glide"]) if "glide" in data else None,
-        bank=data.get("bank"),
-        auto=auto,
-        feedback=feedback if feedback is not UNSET else None,
-        label=label,
-        file=r.file,
-        line=r.line(path),
-    )
-
-
-def _turns(encoding: str | None) -> bool:
-    """Encoders accelerate by default; inc/dec buttons do not."""
-    return encoding is not None and encoding != "inc-dec"
-
-
-def _resolve_source(
-    rb: RawBind, s: _Set
-) -> tuple[RawController, RawSource, RawControl | None] | None:
-    r, path = rb.reader, rb.path
-    if rb.controller is not None and rb.controller not in s.controllers:
-        r.problem(
-            (*path, "controller"),
-            f"unknown controller{suggest(rb.controller, s.controllers)}",
-            rb.controller,
-            ", ".join(s.controllers) or "none loaded",
-        )
-        return None
-    if rb.control:
-        return _resolve_control(rb, s)
-    if rb.source is None:
-        return None
-    name = rb.controller or rb.file_controller
-    if name is None:
-        if len(s.controllers) != 1:
-            why = "no [controller] loaded" if not s.controllers else "several controllers loaded"
-            r.problem(path, f'which controller? {why}: add controller = "..." or use a profile')
-            return None
-        name = next(iter(s.controllers))
-    return s.controllers[name], rb.source, None
-
-
-def _resolve_control(
-    rb: RawBind, s: _Set
-) -> tuple[RawController, RawSource, RawControl | None] | None:
-    r, path, name = rb.reader, rb.path, rb.control or ""
-    order = [rb.controller] if rb.controller else list(s.controls)
-    if rb.file_controller in order:
-        order.remove(rb.file_controller)
-        order.insert(0, rb.file_controller)
-    found = [c for c in order if c is not None and name in s.controls.get(c, {})]
-    if not found:
-        known = {n for c in order if c for n in s.controls.get(c, {})}
-        r.problem(
-            (*path, "control"),
-            f"unknown control{suggest(name, known)}",
-            name,
-            ", ".join(sorted(known)) or "none defined",
-        )
-        return None
-    if len(found) > 1 and rb.file_controller not in found and not rb.controller:
-        r.problem((*path, "control"), "several controllers have this control: add controller")
-        return None
-    ctrl = s.controllers[found[0]]
-    control = s.controls[found[0]][name]
-    src = RawSource(
-        control.source.kind, control.source.number, control.source.dec, control.source.channel
-    )
-    override = read_channel(r, rb.data, path)
-    if override is not UNSET:
-        src.channel = override
-    return ctrl, src, control
-
-
-def _default_mode(info: TargetInfo, encoding: str | None, button: bool, raw: RawSource) -> str:
-    if encoding:
-        return "relative" if info.kind in ("float", "int", "enum") else "cycle"
-    if info.kind == "action":
-        return "trigger"
-    if button or (raw.kind == "program" and raw.number >= 0):
-        return {"bool": "toggle", "enum": "cycle", "float": "toggle", "int": "trigger"}[info.kind]
-    return "absolute"
-
-
-def _check_mode(
-    r: Reader, path: Path, mode: str, encoding: str | None, raw: RawSource, info: TargetInfo
-) -> bool:
-    if encoding and raw.kind not in ("cc", "note") and raw.kind not in ("nrpn", "rpn"):
-        r.problem((*path, "encoding"), f"relative encodings need a cc source, not {raw.kind}")
-        return False
-    if encoding == "inc-dec" and raw.dec is None:
-        r.problem((*path, "encoding"), "inc-dec needs a pair: cc = [up, down]", encoding)
-        return False
-    if encoding and encoding != "inc-dec" and raw.kind != "cc":
-        r.problem((*path, "encoding"), f"{encoding} decodes 7-bit CC values only", raw.kind)
-        return False
-    if mode == "relative":
-        if not encoding and raw.kind not in ("nrpn", "rpn"):
-            r.problem(
-                (*path, "mode"),
-                "relative mode needs an encoding",
-                mode,
-                "twos-complement, binary-offset, sign-bit, sign-bit-inverted, inc-dec",
-            )
-            return False
-        if info.kind in ("action", "bool"):
-            r.problem((*path, "mode"), "relative mode needs a number or a list target", mode)
-            return False
-    if mode == "absolute" and encoding:
-        r.problem((*path, "mode"), "a relative encoder cannot be absolute", mode)
-        return False
-    return True
-
-
-def coerce(info: TargetInfo, value: Any) -> Any:
-    """A TOML value as a target value, or UNSET when the target cannot take it."""
-    if value == "auto" and info.auto:
-        return None
-    if info.kind == "bool":
-        return value if isinstance(value, bool) else UNSET
-    if info.kind in ("float", "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return UNSET
-        if info.kind == "int" and not float(value).is_integer():
-            return UNSET
-        if not min(info.lo, info.hi) <= value <= max(info.lo, info.hi):
-            return UNSET
-        return int(value) if info.kind == "int" else float(value)
-    if isinstance(value, bool):
-        return value if True in info.values and value in info.values else UNSET
-    return value if value in info.values else UNSET
-
-
-def _allowed(info: TargetInfo) -> str:
-    if info.kind in ("float", "int"):
-        lo, hi = (show(int(x)) if float(x).is_integer() else show(x) for x in (info.lo, info.hi))
-        return f"{lo}..{hi}" + (', "auto"' if info.auto else "")
-    return ", ".join('"auto"' if v is None else show(v) for v in info.values)
-
-
-def _values(
-    r: Reader, path: Path, data: dict[str, Any], info: TargetInfo, mode: str, target: str
-) -> tuple[ChangeValue, ...] | None:
-    raw = data.get("values")
-    if raw is None:
-        if mode in ("step", "cycle") and not info.values:
-            r.problem((*path, "values"), f"{mode} mode on {target} needs a list of values")
-            return None
-        return info.values
-    if not isinstance(raw, list) or len(raw) < 2:
-        r.problem((*path, "values"), "must be a list of two or more values", raw)
-        return None
-    out = []
-    for i, v in enumerate(raw):
-        c = coerce(info, v)
-        if c is UNSET:
-            r.problem((*path, "values"), f"item {i + 1} does not fit {target}", v, _allowed(info))
-            return None
-        out.append(c)
-    return tuple(out)
-
-
-def _on_off(
-    r: Reader,
-    path: Path,
-    data: dict[str, Any],
-    info: TargetInfo,
-    mode: str,
-    target: str,
-    raw: RawSource,
-    values: tuple[ChangeValue, ...],
-) -> tuple[Any, Any]:
-    value: Any = None
-    off: Any = None
-    for key in ("value", "off"):
-        if key in data:
-            c = coerce(info, data[key])
-            if c is UNSET:
-                r.problem((*path, key), f"does not fit {target}", data[key], _allowed(info))
-                return UNSET, UNSET
-            if key == "value":
-                value = c
-            else:
-                off = c
-    if mode == "trigger" and "value" not in data:
-        if target == "tap_tempo":
-            value = True
-        elif target in ("scene.recall", "scene.store") and raw.kind == "program":
-            value = None  # the program number picks the scene
-        else:
-            r.problem(path, f"a trigger on {target} needs a value", allowed=_allowed(info))
-            return UNSET, UNSET
-    if mode in ("toggle", "momentary"):
-        if info.kind == "action" and ("value" not in data or "off" not in data):
-            r.problem(path, f"{mode} on {target} needs value and off", allowed=_allowed(info))
-            return UNSET, UNSET
-        if "value" not in data:
-            value = values[-1] if values else info.hi
-        if "off" not in data:
-            off = values[0] if values else info.lo
-        if info.kind == "int":
-            value, off = int(value), int(off)
-    return value, off
-
-
-def _transform(
-    r: Reader, path: Path, data: dict[str, Any], info: TargetInfo, raw: RawSource, mode: str
-) -> Transform | None:
-    raw_max = RAW_MAX[raw.kind]
-    before = len(r.problems)
-    inp = r.pair(data, "in", path, 0, raw_max) or (0.0, float(raw_max))
-    if info.kind in ("float", "int"):
-        lo, hi = min(info.lo, info.hi), max(info.lo, info.hi)
-        out = r.pair(data, "range", path, lo, hi) or (info.lo, info.hi)
-    else:
-        if "range" in data:
-            r.problem((*path, "range"), f"{info.kind} targets have no range", data["range"])
-            return None
-        out = (0.0, 1.0)
-    if len(r.problems) > before:
-        return None
-    return Transform(
-        in_lo=inp[0],
-        in_hi=inp[1],
-        out_lo=out[0],
-        out_hi=out[1],
-        invert=bool(data.get("invert", False)),
-        curve=data["curve"] if isinstance(data.get("curve"), str) else "linear",
-        points=curve_points(data.get("curve")),
-        steps=int(data.get("steps", 0)),
-        deadzone=float(data.get("deadzone", 0.0)),
-        centre=raw.kind == "pitchbend",
-    )
-
-
-def _feedback(
-    r: Reader,
-    path: Path,
-    data: dict[str, Any],
-    control: RawControl | None,
-    source: Source,
-    ctrl: RawController,
-) -> Any:
-    spec = data.get("feedback", control.feedback if control else None)
-    where = (*path, "feedback") if "feedback" in data else (control.path if control else path)
-    if spec is None or spec is False:
-        return None
-    if ctrl.output is None:
-        message = f"feedback needs an output port: set output in the [controller] of {ctrl.name}"
-        r.problem(where, message)
-        return UNSET
-    channel = source.channel if source.channel is not None else 0
-    if spec is True:
-        if source.kind not in ("cc", "cc14", "note") or source.dec is not None:
-            r.problem(
-                where, f"say where to send it: feedback = {{ cc = N }} (source is {source.kind})"
-            )
-            return UNSET
-        return Feedback(source.kind, channel, source.number, hi=RAW_MAX[source.kind])
-    if not isinstance(spec, dict):
-        r.problem(where, "must be true, false or a table like { cc = 9, range = [1, 13] }", spec)
-        return UNSET
-    r.keys(spec, where, FEEDBACK_KEYS)
-    kinds = [k for k in ("cc", "cc14", "note") if k in spec]
-    kind = kinds[0] if kinds else (source.kind if source.kind in ("cc", "cc14", "note") else "")
-    if not kind or len(kinds) > 1:
-        r.problem(where, "needs exactly one of cc, cc14, note", spec)
-        return UNSET
-    number = r.int_(spec, kind, where, 0, 31 if kind == "cc14" else 127, source.number)
-    ch = read_channel(r, spec, where)
-    top = RAW_MAX[kind]
-    lo, hi = r.pair(spec, "range", where, 0, top) or (0, top)
-    on = r.int_(spec, "on", where, 0, 127, 127)
-    off = r.int_(spec, "off", where, 0, 127, 0)
-    if number is None or on is None or off is None:
-        return UNSET
-    return Feedback(
-        kind,  # type: ignore[arg-type]
-        channel if ch is UNSET or ch is None else ch,
-        number,
-        int(lo),
-        int(hi),
-        on,
-        off,
-    )

@@ -1,6 +1,6 @@
 """Reading mapping files: TOML text → checked data → ``MappingSet``. Reads files.
 
-``load_mapping(paths)`` reads each file with ``tomllib``, follows ``use = "..."``
+``load_mapping(paths)`` reads each file (``reader.parse_toml``), follows ``use = "..."``
 references depth-first (a profile comes before the file that uses it; each file is
 loaded once; cycles are reported), checks everything and raises ``ConfigError`` with
 every problem at once. A bare name (``"nanokontrol2"``) is a shipped profile from
@@ -9,14 +9,13 @@ every problem at once. A bare name (``"nanokontrol2"``) is a shipped profile fro
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from bridge.config.build import build
 from bridge.config.lines import key_lines
-from bridge.config.reader import Reader, suggest
+from bridge.config.reader import Reader, parse_toml, suggest
 from bridge.config.schema import FileData, parse_data
 from bridge.core.mapping import MappingSet
 from bridge.errors import ConfigError, Problem
@@ -50,20 +49,6 @@ def resolve(ref: str, base: Path | None = None) -> Path | str:
 
 
 _PROFILES = "a shipped profile name or a .toml path"
-
-
-def _toml_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
-    line = getattr(exc, "lineno", None)
-    col = getattr(exc, "colno", None)
-    message = getattr(exc, "msg", None) or str(exc).split(" (at line")[0]
-    if line is None:
-        import re
-
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        if m:
-            line, col = int(m.group(1)), int(m.group(2))
-    where = f" at column {col}" if col else ""
-    return Problem(file, line, "", f"TOML syntax error{where}: {message}")
 
 
 class _Loader:
@@ -119,10 +104,9 @@ class _Loader:
         self.paths.append(real)
 
     def parse(self, text: str, shown: str) -> FileData | None:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            self.problems.append(_toml_problem(shown, exc))
+        data = parse_toml(text, shown)
+        if isinstance(data, Problem):
+            self.problems.append(data)
             return None
         return parse_data(data, Reader(shown, key_lines(text)))
 

@@ -5,18 +5,80 @@ A ``Reader`` wraps one file's parsed data and its key lines. Its small typed get
 ``Problem`` rendered as ``FILE:LINE: key.path: message (got X; allowed Y)``; unknown keys
 get a did-you-mean (``difflib``). Paths are tuples; array-of-tables indices are 0-based
 in the tuple and shown 1-based (``bind[1]`` is the first ``[[bind]]``).
+
+``parse_toml(text, file)`` is the one way TOML text becomes data (mapping files, rig
+files, ``check``): the data, or the one ``Problem`` saying why not. It never raises: a
+syntax error gets its line and column, and nesting deeper than ``MAX_DEPTH`` (which
+makes ``tomllib`` or any recursive check hit Python's recursion limit) is one line too.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+import tomllib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bridge.config.lines import Path, line_of
+from bridge.config.lines import Path, key_lines, line_of
 from bridge.errors import Problem
 
 _MISSING: Any = object()
+
+
+# Arrays and tables, counted from the top: our files need 3 (``[[bind]]`` holding an
+# inline table holding an array). Far below Python's recursion limit, so nothing that
+# walks the data recursively (the schema, pydantic, ``show``) can run out of stack.
+MAX_DEPTH = 16
+_DEEP = f"nested too deeply (arrays and tables at most {MAX_DEPTH} levels deep)"
+_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def parse_toml(text: str, file: str) -> dict[str, Any] | Problem:
+    """TOML text → its data, or the one Problem that says why not (never raises)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return _syntax_problem(file, exc)
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        return Problem(file, None, "", _DEEP)
+    deep = _too_deep(data)
+    if deep is None:
+        return data
+    # name the key where the nesting starts, not a path as long as the nesting
+    named = next((i for i, part in enumerate(deep) if isinstance(part, int)), len(deep))
+    key = render_path(deep[: min(named, 4)])
+    return Problem(file, line_of(key_lines(text), deep), key, _DEEP)
+
+
+def _syntax_problem(file: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    """Python 3.11 puts line and column only in the message text; later ones also as
+    attributes."""
+    message = str(exc)
+    line, col = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    match = _AT.search(message)
+    if match:
+        message = message[: match.start()]
+        line, col = int(match.group(1)), int(match.group(2))
+    message = getattr(exc, "msg", None) or message
+    where = f" at column {col}" if col else ""
+    return Problem(file, line, "", f"TOML syntax error{where}: {message}")
+
+
+def _too_deep(data: dict[str, Any]) -> Path | None:
+    """The key path of the first value nested deeper than MAX_DEPTH, else None.
+
+    Iterative, so that it cannot itself hit the recursion limit it guards against."""
+    stack: list[tuple[Any, Path, int]] = [(data, (), 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i), depth + 1) for i, v in enumerate(value))
+    return None
 
 
 def show(value: Any) -> str:

@@ -12,10 +12,14 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.config import notes
 from bridge.config.lines import Path
-from bridge.config.reader import Reader
+from bridge.config.osc import read_osc
+from bridge.config.reader import Reader, render_path
+from bridge.config.space import read_position, read_space
 from bridge.core.config_values import check_config_value
 from bridge.core.mapping import CURVES, ENCODINGS, MODES, SOURCE_KINDS, TAKEOVERS
+from bridge.core.space import SpaceSpec
 from bridge.core.types import CONFIG_SPECS, ChangeValue, SceneSpec, SlotSpec
 
 TOP_KEYS = (
@@ -29,6 +33,8 @@ TOP_KEYS = (
     "crossfader",
     "scenes",
     "bind",
+    "space",
+    "osc",
 )
 CONTROLLER_KEYS = (
     "name",
@@ -70,7 +76,7 @@ BIND_KEYS = (
     "feedback",
 )
 SLOT_KEYS = ("text", "weight", "range", "texts")
-SCENE_KEYS = ("name", "glide", "weights", "texts", "config")
+SCENE_KEYS = ("name", "glide", "weights", "texts", "config", "position")
 CROSSFADER_KEYS = ("a", "b", "position")
 FEEDBACK_KEYS = ("cc", "cc14", "note", "channel", "range", "on", "off")
 MAX_SLOTS = 64
@@ -81,12 +87,14 @@ ANY = None
 
 @dataclass
 class RawSource:
-    """A source as written: kind, number (or -1 = any program), decrement, channel."""
+    """A source as written: kind, number (or -1 = any program), decrement, channel, and
+    the top note of a ``notes`` range."""
 
     kind: str
     number: int = 0
     dec: int | None = None
     channel: Any = UNSET  # 0..15, None (any) or UNSET
+    top: int | None = None
 
 
 @dataclass
@@ -111,7 +119,12 @@ class RawBind:
     controller: str | None
     target: str | None
     file_controller: str | None = None
-    ok: bool = True  # False when a key had a problem: check the target, build nothing
+    ok: bool = True  # False when a key had a problem: check the rest, build nothing
+    bad: frozenset[str] = frozenset()  # keys already reported: the rest is checked without
+
+    def checked_data(self) -> dict[str, Any]:
+        """The keys that passed their own check (a reported key is not judged twice)."""
+        return {k: v for k, v in self.data.items() if k not in self.bad}
 
 
 @dataclass
@@ -136,11 +149,14 @@ class FileData:
     name: str = ""
     controller: RawController | None = None
     controls: dict[str, RawControl] = field(default_factory=dict)
+    broken_controls: set[str] = field(default_factory=set)  # reported: bindings stay quiet
     slots: dict[int, SlotSpec] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     crossfader: dict[str, Any] = field(default_factory=dict)
     scenes: list[tuple[SceneSpec, Path]] = field(default_factory=list)
     binds: list[RawBind] = field(default_factory=list)
+    space: SpaceSpec | None = None  # bridge.config.space
+    osc: list[tuple[str, dict[str, Any], Path]] = field(default_factory=list)  # config.osc
 
 
 def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
@@ -159,6 +175,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         control = _control(r, name, spec)
         if control is not None:
             fd.controls[name] = control
+        else:
+            fd.broken_controls.add(name)
     for i, slot in enumerate(r.tables(data, "slots", ())):
         parsed = _slot(r, slot, ("slots", i))
         if parsed is not None:
@@ -173,6 +191,8 @@ def parse_data(data: dict[str, Any], reader: Reader) -> FileData:
         parsed_scene = _scene(r, scene, ("scenes", i))
         if parsed_scene is not None:
             fd.scenes.append((parsed_scene, ("scenes", i)))
+    fd.space = read_space(r, data)
+    fd.osc = read_osc(r, data)
     file_ctrl = fd.controller.name if fd.controller else None
     for i, bind in enumerate(r.tables(data, "bind", ())):
         fd.binds.append(_bind(r, bind, ("bind", i), file_ctrl))
@@ -268,6 +288,12 @@ def read_source(r: Reader, data: dict[str, Any], path: Path) -> RawSource | None
     if kind == "program" and value == "any":
         src.number = -1
         return src
+    if kind == "notes":
+        found = notes.read_range(r, value, key)
+        if found is None:
+            return None
+        src.number, src.top = found
+        return src
     if kind in ("cc", "note") and isinstance(value, list):
         # An inc/dec pair: [up, down].
         if len(value) != 2:
@@ -316,7 +342,6 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     text = r.str_(data, "text", path)
     if not text:
         r.problem(path, 'a slot needs a prompt text (text = "...")')
-        return None
     lo, hi = r.pair(data, "range", path, 0.0, 10.0) or (0.0, 2.0)
     if lo > hi:
         r.problem((*path, "range"), "low must be below high", [lo, hi])
@@ -326,6 +351,8 @@ def _slot(r: Reader, data: dict[str, Any], path: Path) -> SlotSpec | None:
     if not isinstance(texts, list) or not all(isinstance(t, str) and t for t in texts):
         r.problem((*path, "texts"), "must be a list of prompt texts", texts)
         texts = []
+    if not text:  # its other keys were still checked above: every problem in one pass
+        return None
     if texts and text not in texts:
         texts = [text, *texts]
     return SlotSpec(text=text, weight=weight or 0.0, lo=lo, hi=hi, texts=tuple(texts))
@@ -413,7 +440,12 @@ def _scene(r: Reader, data: dict[str, Any], path: Path) -> SceneSpec | None:
             texts[slot] = value
     config = r.table(data, "config", path)
     cfg = read_config(r, config, (*path, "config")) if config is not None else {}
-    return SceneSpec(name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0)
+    position = None
+    if "position" in data:
+        position = read_position(r, data["position"], (*path, "position"))
+    return SceneSpec(
+        name=name, weights=weights, texts=texts, config=cfg, glide=glide or 0.0, position=position
+    )
 
 
 def _slot_number(r: Reader, key: str, path: Path) -> int | None:
@@ -448,6 +480,12 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
     r.int_(data, "steps", path, 2, 16384)
     r.bool_(data, "invert", path)
     _curve(r, data, path)
+    prefix = render_path(path) + "."
+    bad = {
+        p.key[len(prefix) :].split(".")[0].split("[")[0]
+        for p in r.problems[before:]
+        if p.key.startswith(prefix)
+    }
     return RawBind(
         reader=r,
         path=path,
@@ -458,6 +496,7 @@ def _bind(r: Reader, data: dict[str, Any], path: Path, file_ctrl: str | None) ->
         target=target,
         file_controller=file_ctrl,
         ok=len(r.problems) == before,
+        bad=frozenset(bad),
     )
 
 

@@ -1,6 +1,6 @@
 """What each target accepts: kind, range and list of values. Pure.
 
-``target_info(target, slots, scenes, banks)`` returns a ``TargetInfo`` or an error
+``target_info(target, slots, scenes, banks, space_dims)`` returns a ``TargetInfo`` or an error
 message with a did-you-mean. Target names are those of ``bridge.core.types``.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.config.reader import suggest
-from bridge.core.mapping import TargetKind
+from bridge.core.mapping import NOTE_TARGETS, TargetKind
+from bridge.core.space import AXES
 from bridge.core.targets import parse_target
 from bridge.core.types import (
     CONFIG_SPECS,
@@ -34,9 +35,15 @@ class TargetInfo:
 
 
 def target_info(
-    target: str, slots: dict[int, SlotSpec], scenes: list[SceneSpec], banks: int
+    target: str,
+    slots: dict[int, SlotSpec],
+    scenes: list[SceneSpec],
+    banks: int,
+    space_dims: int = 0,
 ) -> TargetInfo | str:
     """The target's TargetInfo, or a one-line error message."""
+    if target in NOTE_TARGETS:  # keys and pads into the model: bindings only, no value
+        return TargetInfo("action")
     parsed = parse_target(target)
     if isinstance(parsed, str):
         return _unknown(target)
@@ -56,6 +63,11 @@ def target_info(
             values = ((None,) if cs.auto else ()) + cs.choices
             return TargetInfo("enum", values=values, auto=cs.auto)
         return TargetInfo(cs.kind, cs.lo, cs.hi, auto=cs.auto)
+    if parsed.kind == "space":
+        if AXES.index(parsed.name) >= space_dims:
+            have = f"a {space_dims}D space" if space_dims else "no [space]"
+            return f"{target} needs a prompt space with that axis (this set has {have})"
+        return TargetInfo("float", 0.0, 1.0)
     if target == "playback":
         return TargetInfo("action", values=PLAYBACK_ACTIONS)
     if target == "record":
@@ -78,5 +90,7 @@ def _unknown(target: str) -> str:
     return f"unknown target{suggest(target, _NAMES)}"
 
 
-_NAMES = (*(t for t in TARGETS_HELP if "N" not in t), "slot.1.weight", "slot.1.text")
-ALLOWED = ", ".join(TARGETS_HELP)
+# A binding may also play keys and pads into the model (not a status API target).
+_BINDING_TARGETS = (*TARGETS_HELP, *NOTE_TARGETS)
+_NAMES = (*(t for t in _BINDING_TARGETS if "N" not in t), "slot.1.weight", "slot.1.text")
+ALLOWED = ", ".join(_BINDING_TARGETS)

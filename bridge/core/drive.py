@@ -46,17 +46,21 @@ class Driver:
 
     def give(self, item: Input, now: float | None = None) -> None:
         """One input at ``now``, without the poll (inputs that arrive in one loop turn)."""
-        if now is not None:
-            self.now = max(self.now, now)
-        if isinstance(item, Change):
-            self.outcomes.append(self.instrument.apply(item, self.now))
-        else:
-            event = parse(item, self.port, self.now) if isinstance(item, bytes) else item
+        if now is not None and now > self.now:
+            self.now = now
+        if isinstance(item, bytes):  # the MIDI adapter's path: the one parser, then midi()
+            event = parse(item, self.port, self.now)
             if event is not None:
                 self.instrument.midi(event, self.now)
+        elif isinstance(item, Change):
+            self.outcomes.append(self.instrument.apply(item, self.now))
+        else:
+            self.instrument.midi(item, self.now)
 
     def poll(self) -> Timed:
-        return [(self.now, e) for e in self.instrument.poll(self.now)]
+        now = self.now
+        effects = self.instrument.poll(now)
+        return [(now, e) for e in effects] if effects else []
 
     def advance(self, until: float) -> Timed:
         """Sleep until ``until``, waking at every deadline on the way, as the daemon does."""

@@ -7,7 +7,7 @@ data, like websockets' sans-I/O ``Protocol``::
 
     midi(event, now) ──▶ Mapper ─▶ [Change] ─┐
     apply(change, now) ──────────────────────┴▶ Performance ─▶ Outcome (refused / clamped)
-    poll(now) ─▶ [Effect]: Send(update) · SetGain · Fade · Record · Feedback ·
+    poll(now) ─▶ [Effect]: PlayNote · Send(update) · SetGain · Fade · Record · Feedback ·
                            SaveState · StatusChanged
     next_deadline() ─▶ when poll has something due (a glide step, a rate-limit slot,
                        the quiet second before the state is saved), else None
@@ -39,6 +39,9 @@ Rules
 8. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
    config, playback, scene; texts the file changed are taken) and re-arming takeover.
    ``replay()`` is what a fresh engine session needs.
+8. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
+   bypass the Performance and come out of the next ``poll`` first, one ``PlayNote`` each,
+   in order, never coalesced (the engine's note conditioning takes them).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from typing import Any, Literal
 
 from bridge.core.grid import Grid
 from bridge.core.mapper import Mapper
-from bridge.core.mapping import MappingSet
+from bridge.core.mapping import NOTE_CHANGES, MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.quantize import Mode, Quantizer
@@ -77,6 +80,13 @@ class Send:
     """Send ``update`` to the engine (in order)."""
 
     update: Update
+
+
+@dataclass(frozen=True, slots=True)
+class PlayNote:
+    """Hand a key or pad (``notes.on``/``notes.off``/``drums.hit``) to the engine."""
+
+    change: Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +132,8 @@ class StatusChanged:
 
 
 STATUS_CHANGED = StatusChanged()
-Effect = Send | SetGain | Fade | Record | Feedback | SaveState | StatusChanged
+APPLIED = Outcome()  # the usual answer, shared: a knob storm makes thousands a second
+Effect = PlayNote | Send | SetGain | Fade | Record | Feedback | SaveState | StatusChanged
 
 _FADES: dict[Playback, Fade] = {
     Playback.PLAY: Fade("in"),
@@ -167,6 +178,7 @@ class Instrument:
         self._recording_out = False  # what the recorder is doing, as far as we know
         self._dirty_since: float | None = None
         self._status_dirty = False
+        self._notes: list[Change] = []  # keys and pads waiting for the next poll (rule 8)
 
     # --- inputs ------------------------------------------------------------------------
     def midi(self, event: MidiEvent, now: float) -> list[Change]:
@@ -176,7 +188,10 @@ class Instrument:
         if anchor is not None:  # a tap or a MIDI Start: the performer's downbeat (rule 7)
             self.quantizer.set_grid(Grid(anchor[0], now, source=anchor[1]))
         for change in changes:
-            self.apply(change, now)
+            if change.target in NOTE_CHANGES:
+                self._notes.append(change)
+            else:
+                self.apply(change, now)
         return changes
 
     def apply(self, change: Change, now: float) -> Outcome:
@@ -198,7 +213,8 @@ class Instrument:
         if change.target == "scene.recall":
             self.mapper.rearm()  # knobs must not jump the recalled scene
         self._touched(now)
-        return Outcome(note=self.perf.last_note)
+        note = self.perf.last_note
+        return APPLIED if note is None else Outcome(note=note)
 
     def controller(self, name: str, present: bool) -> None:
         """A controller came (its LEDs are re-sent in full) or went."""
@@ -256,7 +272,8 @@ class Instrument:
             self._apply_now(change, now)
         if perf.glides:
             perf.tick(now)
-        out: list[Effect] = []
+        out: list[Effect] = [PlayNote(change) for change in self._notes]
+        self._notes.clear()
         updates = self.outbox.step(perf, now)
         if updates:
             self._sends(updates, out)
@@ -294,11 +311,18 @@ class Instrument:
             times.append(self._dirty_since + self.save_after)
         return min(times) if times else None
 
-    def grid(self, grid: Grid | None, engine_lead: float = 0.0, output_lead: float = 0.0) -> None:
+    def grid(
+        self,
+        grid: Grid | None,
+        engine_lead: float = 0.0,
+        output_lead: float = 0.0,
+        on_beats: bool = False,
+    ) -> None:
         """The heard grid (None: unknown) and how long a change takes to be heard through
-        the engine and through a local fade (rule 7; measured by the daemon)."""
+        the engine and through a local fade (rule 7; measured by the daemon); ``on_beats``:
+        the engine applies changes on its own next beat."""
         self.quantizer.set_grid(grid)
-        self.quantizer.set_leads(engine_lead, output_lead)
+        self.quantizer.set_leads(engine_lead, output_lead, on_beats)
         self._status_dirty = True
 
     def current(self, target: str) -> ChangeValue:

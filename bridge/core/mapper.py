@@ -19,6 +19,10 @@ step/cycle on press (or encoder tick), the next item of ``values``; step stops a
            ends, cycle wraps around.
 ========== ================================================================================
 
+Bindings to ``notes`` and ``drums`` (keys and pads played into a model with note
+conditioning) skip the modes: each key press and release becomes ``notes.on`` /
+``notes.off``, each pad press ``drums.hit``, with the note number as the value.
+
 A press is a note-on / CC value above 0 (any program change is a press); a release is
 0. ``current(target)`` is the Performance's value (``Performance.get``); it drives
 toggles, relative steps and takeover, and avoids re-sending a value the target holds.
@@ -45,7 +49,7 @@ from dataclasses import dataclass, field
 
 from bridge.core import transform as tf
 from bridge.core.encoders import accelerate, decode
-from bridge.core.mapping import Binding, ControllerSpec, MappingSet
+from bridge.core.mapping import NOTE_TARGETS, Binding, ControllerSpec, MappingSet
 from bridge.core.midi import Assembler, Input
 from bridge.core.takeover import TakeoverState, resolve
 from bridge.core.tempo import ClockTempo, TapTempo
@@ -108,9 +112,10 @@ class Mapper:
             st = _State(b)
             self._states.append(st)
             ch = _ANY if b.source.channel is None else b.source.channel
-            numbers = [b.source.number] + ([b.source.dec] if b.source.dec is not None else [])
+            numbers = [*b.source.numbers()] + ([b.source.dec] if b.source.dec is not None else [])
+            kind = "note" if b.source.kind == "notes" else b.source.kind  # a keyboard range
             for n in numbers:
-                table.setdefault((b.source.kind, ch, n), []).append(st)
+                table.setdefault((kind, ch, n), []).append(st)
             if b.feedback is not None and spec.output is not None:
                 feedback.append(st)
         cc14 = frozenset(b.source.number for b in mine if b.source.kind == "cc14")
@@ -148,6 +153,9 @@ class Mapper:
 
     def _run(self, st: _State, inp: Input, now: float, current: Current, out: list[Change]) -> None:
         b = st.b
+        if b.target in NOTE_TARGETS:
+            _play(b, inp, out)
+            return
         mode = b.mode
         if mode == "absolute" and not inp.delta:
             self._absolute(st, inp.value, current, out)
@@ -378,6 +386,17 @@ class Mapper:
         if b.target == "scene.recall" and isinstance(want, int):
             return 0 < want <= len(self._scenes) and self._scenes[want - 1] == value
         return _same(value, want)
+
+
+def _play(b: Binding, inp: Input, out: list[Change]) -> None:
+    """A key or pad into the model: every press (and a key's release) as it happens, never
+    coalesced or taken over; the note number is the value."""
+    pressed = inp.value > 0
+    if b.target == "drums":
+        if pressed:
+            out.append(Change("drums.hit", inp.number, source=b.label))
+        return
+    out.append(Change("notes.on" if pressed else "notes.off", inp.number, source=b.label))
 
 
 def _same(a: ChangeValue, b: ChangeValue) -> bool:

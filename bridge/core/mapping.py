@@ -11,7 +11,8 @@ these values. Nothing here parses text.
 * ``Feedback``: what to send back to the controller so an LED, ring or motor fader shows
   the target's value.
 * ``Binding``: source + mode + transform + takeover + target (+ bank, feedback).
-* ``MappingSet``: controllers, bindings, the performance and the files it came from.
+* ``MappingSet``: controllers, bindings, the performance, OSC address bindings and the
+  files it came from.
 
 Port matching (``match_ports``) is here too because it is pure: the MIDI adapter hands
 it the list of port names it sees.
@@ -25,10 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from bridge.core.oscmap import OscBinding
 from bridge.core.types import ChangeValue, PerformanceSpec
 
 SourceKind = Literal[
-    "cc", "cc14", "nrpn", "rpn", "note", "pitchbend", "aftertouch", "poly_aftertouch", "program"
+    "cc",
+    "cc14",
+    "nrpn",
+    "rpn",
+    "note",
+    "pitchbend",
+    "aftertouch",
+    "poly_aftertouch",
+    "program",
+    "notes",
 ]
 SOURCE_KINDS: tuple[str, ...] = get_args(SourceKind)
 # Largest raw value per source kind (the low end is always 0).
@@ -42,7 +53,16 @@ RAW_MAX: dict[str, int] = {
     "aftertouch": 127,
     "poly_aftertouch": 127,
     "program": 127,
+    "notes": 127,
 }
+# Keys and pads played into the model (engines with note conditioning: Supports.notes).
+# A binding targets "notes" (a keyboard: held keys and onsets) or "drums" (pad hits);
+# the mapper turns its notes into these Changes, whose value is the MIDI note number.
+NOTE_TARGETS: dict[str, tuple[str, ...]] = {
+    "notes": ("notes.on", "notes.off"),
+    "drums": ("drums.hit",),
+}
+NOTE_CHANGES = frozenset(c for changes in NOTE_TARGETS.values() for c in changes)
 
 Mode = Literal["absolute", "relative", "toggle", "momentary", "trigger", "step", "cycle"]
 MODES: tuple[str, ...] = (
@@ -134,13 +154,20 @@ class Source:
 
     ``number`` is the CC (MSB CC for cc14), note, (N)RPN parameter, or program (-1 = any
     program: the program number becomes the value). ``dec`` is the decrement CC/note of
-    an inc/dec pair (``number`` then increments).
+    an inc/dec pair (``number`` then increments). A ``notes`` source is a keyboard
+    range: every note from ``number`` to ``top`` (inclusive).
     """
 
     kind: SourceKind
     number: int = 0
     channel: int | None = 0
     dec: int | None = None
+    top: int | None = None
+
+    def numbers(self) -> range:
+        """The note numbers a ``notes`` source takes (just ``number`` for other kinds)."""
+        top = self.top if self.kind == "notes" and self.top is not None else self.number
+        return range(self.number, top + 1)
 
     @property
     def raw_max(self) -> int:
@@ -152,6 +179,8 @@ class Source:
         if self.kind == "program" and self.number < 0:
             num = " any"
         dec = f"/{self.dec}" if self.dec is not None else ""
+        if self.kind == "notes":
+            num = f" {self.number}-{self.top}"
         return f"{self.kind}{num}{dec} ch {ch}"
 
 
@@ -240,6 +269,7 @@ class MappingSet:
     banks: int = 1
     name: str = ""
     notes: tuple[str, ...] = field(default=())
+    osc: tuple[OscBinding, ...] = ()  # a surface's own addresses ([osc], bridge.config.osc)
 
     def controller(self, name: str) -> ControllerSpec | None:
         for spec in self.controllers:

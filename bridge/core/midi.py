@@ -2,7 +2,9 @@
 
 * ``parse(raw, port, time)`` turns one raw MIDI message (bytes from rtmidi) into a
   ``MidiEvent`` or None for what we do not use or cannot read (never raises).
-  ``encode(event)`` is its inverse, for feedback output.
+  ``encode(event)`` is its inverse, for feedback output. They are the only MIDI byte
+  parser and encoder: the MIDI adapter (``bridge.io.midi``) and the MIDI file reader
+  (``bridge.io.midifile``) call them, and the core benchmark measures them.
 * ``Assembler`` turns a port's ``MidiEvent`` stream into ``Input`` values, the logical
   messages bindings listen to:
 
@@ -26,69 +28,109 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bridge.core.types import MidiEvent
+from bridge.core.types import MidiEvent, MidiKind
 
-_CHANNEL_KINDS: dict[int, Any] = {
-    0x80: "note_off",
-    0x90: "note_on",
-    0xA0: "poly_aftertouch",
-    0xB0: "cc",
-    0xC0: "program",
-    0xD0: "aftertouch",
-    0xE0: "pitchbend",
+# The message table: kind → (status high nibble or system status byte, message length).
+# Length 0 is sysex (F0 ... F7, any length). Everything else is read from this table.
+_SPECS: dict[MidiKind, tuple[int, int]] = {
+    "note_off": (0x80, 3),
+    "note_on": (0x90, 3),
+    "poly_aftertouch": (0xA0, 3),
+    "cc": (0xB0, 3),
+    "program": (0xC0, 2),
+    "aftertouch": (0xD0, 2),
+    "pitchbend": (0xE0, 3),
+    "sysex": (0xF0, 0),
+    "clock": (0xF8, 1),
+    "start": (0xFA, 1),
+    "continue": (0xFB, 1),
+    "stop": (0xFC, 1),
 }
-_LENGTH = {0x80: 3, 0x90: 3, 0xA0: 3, 0xB0: 3, 0xC0: 2, 0xD0: 2, 0xE0: 3}
-_SYSTEM = {0xF8: "clock", 0xFA: "start", 0xFB: "continue", 0xFC: "stop"}
-_SYSTEM_BYTES = {v: k for k, v in _SYSTEM.items()}
-_STATUS = {v: k for k, v in _CHANNEL_KINDS.items()}
+_SYSTEM = frozenset(k for k, (status, _) in _SPECS.items() if status >= 0xF0)
+# every status byte we read → (kind, channel, length): one dict look-up per message
+_BY_STATUS: dict[int, tuple[MidiKind, int, int]] = {
+    status | channel: (kind, channel, length)
+    for kind, (status, length) in _SPECS.items()
+    if kind not in _SYSTEM
+    for channel in range(16)
+} | {status: (kind, -1, length) for kind, (status, length) in _SPECS.items() if kind in _SYSTEM}
 
 
 def parse(raw: bytes | Sequence[int], port: str = "", time: float = 0.0) -> MidiEvent | None:
-    """One raw MIDI message → MidiEvent, or None (unused, truncated or malformed)."""
-    if not raw:
+    """Exactly one raw MIDI message → MidiEvent, or None (never raises).
+
+    None for what we do not use (active sensing, MTC, song position, ...) and for what
+    is not one well-formed message: empty, truncated, a data byte > 127, a sysex without
+    its F7 or with a status byte inside, trailing bytes, or a running-status fragment
+    (no status byte: rtmidi always delivers the status, on ALSA and JACK alike).
+    """
+    spec = _BY_STATUS.get(raw[0]) if raw else None
+    if spec is None:
         return None
-    status = raw[0]
-    if status in _SYSTEM:
-        return MidiEvent(_SYSTEM[status], -1, port=port, time=time)  # type: ignore[arg-type]
-    if status == 0xF0:
-        if raw[-1] != 0xF7:
+    kind, channel, length = spec
+    size = len(raw)
+    if length == 3:
+        if size != 3 or raw[1] > 0x7F or raw[2] > 0x7F:
             return None
-        return MidiEvent("sysex", -1, port=port, time=time, data=bytes(raw))
-    high = status & 0xF0
-    if high not in _CHANNEL_KINDS or len(raw) < _LENGTH[high]:
+        if kind == "pitchbend":
+            return MidiEvent(kind, channel, 0, raw[1] | raw[2] << 7, port, time)
+        if kind == "note_on" and raw[2] == 0:  # velocity 0 is how most devices release
+            kind = "note_off"
+        return MidiEvent(kind, channel, raw[1], raw[2], port, time)
+    if length == 2:
+        if size != 2 or raw[1] > 0x7F:
+            return None
+        if kind == "program":
+            return MidiEvent(kind, channel, raw[1], 0, port, time)
+        return MidiEvent(kind, channel, 0, raw[1], port, time)
+    if length == 1:
+        return MidiEvent(kind, -1, 0, 0, port, time) if size == 1 else None
+    if size < 2 or raw[-1] != 0xF7 or max(raw[1:-1], default=0) > 0x7F:
         return None
-    data = raw[1 : _LENGTH[high]]
-    if any(b > 0x7F for b in data):
-        return None
-    channel = status & 0x0F
-    kind = _CHANNEL_KINDS[high]
-    if kind == "pitchbend":
-        return MidiEvent(kind, channel, 0, data[0] | data[1] << 7, port, time)
-    if kind in ("program", "aftertouch"):
-        number = data[0] if kind == "program" else 0
-        value = 0 if kind == "program" else data[0]
-        return MidiEvent(kind, channel, number, value, port, time)
-    if kind == "note_on" and data[1] == 0:
-        kind = "note_off"
-    return MidiEvent(kind, channel, data[0], data[1], port, time)
+    return MidiEvent(kind, -1, 0, 0, port, time, bytes(raw))
 
 
 def encode(event: MidiEvent) -> bytes:
-    """MidiEvent → raw bytes (channel messages, clock/transport and sysex)."""
-    if event.kind == "sysex":
-        return event.data
-    if event.kind in _SYSTEM_BYTES:
-        return bytes([_SYSTEM_BYTES[event.kind]])
-    status = _STATUS[event.kind] | (event.channel & 0x0F)
-    if event.kind == "pitchbend":
-        return bytes([status, event.value & 0x7F, (event.value >> 7) & 0x7F])
-    if event.kind == "program":
-        return bytes([status, event.number & 0x7F])
-    if event.kind == "aftertouch":
-        return bytes([status, event.value & 0x7F])
-    return bytes([status, event.number & 0x7F, event.value & 0x7F])
+    """MidiEvent → the raw bytes of one message (the inverse of ``parse``).
+
+    Raises ValueError for an event that is not a valid message (channel, number or
+    value out of range; a sysex whose ``data`` is not F0 ... F7): sending a wrapped-around
+    value would light the wrong LED or jump a motor fader.
+    """
+    kind = event.kind
+    if kind == "sysex":
+        data = event.data
+        if (
+            len(data) < 2
+            or data[0] != 0xF0
+            or data[-1] != 0xF7
+            or max(data[1:-1], default=0) > 0x7F
+        ):
+            raise ValueError("sysex data must be F0, data bytes 0..127, F7")
+        return data
+    if kind not in _SPECS:
+        raise ValueError(f"cannot encode a {kind!r} message")
+    status, length = _SPECS[kind]
+    if kind in _SYSTEM:
+        return bytes([status])
+    _check("channel", event.channel, 15)
+    status |= event.channel
+    if kind == "pitchbend":
+        _check("pitch bend", event.value, 16383)
+        return bytes([status, event.value & 0x7F, event.value >> 7])
+    if length == 2:
+        byte = event.number if kind == "program" else event.value
+        _check("program" if kind == "program" else "value", byte, 127)
+        return bytes([status, byte])
+    _check("number", event.number, 127)
+    _check("value", event.value, 127)
+    return bytes([status, event.number, event.value])
+
+
+def _check(what: str, value: int, hi: int) -> None:
+    if not 0 <= value <= hi:
+        raise ValueError(f"{what} must be in range 0..{hi} (got {value})")
 
 
 @dataclass(frozen=True, slots=True)

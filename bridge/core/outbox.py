@@ -67,9 +67,16 @@ class OutboxStats:
 class Outbox:
     """Minimal, rate-limited wire updates from a Performance. See the module docstring."""
 
-    def __init__(self, interval: float = 0.05, reset_interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        interval: float = 0.05,
+        reset_interval: float = 0.5,
+        resets: frozenset[str] = frozenset({"bpm", "scale"}),
+    ) -> None:
         self.interval = interval
         self.reset_interval = reset_interval
+        self.resets = frozenset(resets)  # the config fields that need RESET_CONTEXT
+        self._reset_fields = tuple(sorted(resets))
         self.stats = OutboxStats()
         # what the performance wants
         self._prompts: tuple[WeightedPrompt, ...] = ()
@@ -82,7 +89,7 @@ class Outbox:
         # what the model was told
         self._sent_prompts: tuple[WeightedPrompt, ...] | None = None
         self._sent_config: GenerationConfig | None = None
-        self._context: tuple[int | None, str | None] | None = None
+        self._context: tuple[object, ...] | None = None
         self._server = PlayState.STOPPED  # what the model was told, by the one table
         self._prompt_at = NEVER
         self._config_at = NEVER
@@ -119,7 +126,7 @@ class Outbox:
             out.append(SetPrompts(prompts))
         out.append(SetConfig(perf.config))
         self._sent_prompts, self._sent_config = prompts, perf.config
-        self._context = _context_of(perf.config)
+        self._context = self._context_of(perf.config)
         self._server = PlayState.STOPPED
         if perf.playing and self._prompts:
             out.append(Control(Playback.PLAY))
@@ -172,6 +179,10 @@ class Outbox:
         return self._want == "playing" and not self._prompts
 
     # --- rules -----------------------------------------------------------------------
+    def _context_of(self, config: GenerationConfig) -> tuple[object, ...]:
+        """The config fields that only change with a new context (rule 5)."""
+        return tuple(getattr(config, name) for name in self._reset_fields)
+
     def _prompt_due(self, now: float) -> bool:
         # the clock first: during a knob storm most polls fall inside the interval
         if now < self._prompt_at + self.interval or not self._prompts:
@@ -188,7 +199,7 @@ class Outbox:
     def _reset_pending(self) -> bool:
         if self._config is None or self._context is None:
             return False
-        return _context_of(self._config) != self._context
+        return self._context_of(self._config) != self._context
 
     def _reset_time(self) -> float:
         """When the pending reset may go: its own limit, and after the config it needs."""
@@ -209,7 +220,7 @@ class Outbox:
         self._sent_config, self._config_at = self._config, now
         if self._context is None:
             # nothing was generated yet: the first config defines the context
-            self._context = _context_of(self._config)
+            self._context = self._context_of(self._config)
         self.stats.config_frames += 1
 
     def _send_reset(self, now: float, out: list[Update]) -> None:
@@ -217,7 +228,7 @@ class Outbox:
             self._send_config(now, out)  # config first, THEN the reset
         out.append(Control(Playback.RESET_CONTEXT))
         assert self._config is not None
-        self._context, self._reset_at = _context_of(self._config), now
+        self._context, self._reset_at = self._context_of(self._config), now
         self.stats.resets += 1
 
     def _flush(self, now: float, out: list[Update]) -> None:
@@ -237,7 +248,7 @@ class Outbox:
         self.stats.controls += 1
         self._server = after(self._server, action)
         if action is Playback.STOP and self._sent_config is not None:
-            self._context = _context_of(self._sent_config)
+            self._context = self._context_of(self._sent_config)
 
     def _reconcile(self, now: float, out: list[Update]) -> None:
         """Bring the model's playback state to what the performance wants."""
@@ -251,8 +262,3 @@ class Outbox:
             self._control(Playback.PAUSE, now, out)
         elif self._want == "stopped" and self._server != "stopped":
             self._control(Playback.STOP, now, out)
-
-
-def _context_of(config: GenerationConfig) -> tuple[int | None, str | None]:
-    """The config fields that only change with a new context (bpm, scale)."""
-    return config.bpm, config.scale

@@ -12,12 +12,14 @@ Everything the performer controls lives here, as plain data, changed only by
   zero weights and blank texts dropped, and texts the model filtered left out. It is
   asked for after every change (the Outbox compares it), so it is cached per slot: a
   change rebuilds only the entries it touched (``_touch``), not all sixteen.
-* **Glides** are linear ramps of a numeric lane (``slot.N.weight`` or ``crossfader``)
-  from its current value to a target over ``duration`` seconds. They start on
+* **Glides** are linear ramps of a numeric lane (``slot.N.weight``, ``crossfader``,
+  ``space.x`` ...) from its current value to a target over ``duration`` seconds. They start on
   ``scene.recall`` (Change.glide, else the scene's own glide) or on any slot/crossfader
   Change carrying a ``glide``; ``tick(now)`` moves them; a direct move of the same lane
   cancels its glide (the performer wins). The API docs advise cross-fading by sending
   intermediate weights: the Outbox sends what ``tick`` produced.
+* **Space** (a ``[space]`` in the set): the position is a lane per axis (``space.x`` ...);
+  its moves write the placed slots' weights, last writer wins (``bridge.core.position``).
 * **Config** changes are validated against ``CONFIG_SPECS``: numbers are clamped to the
   field's range, ints rounded, enums matched case-insensitively (an int is a 0-based
   index into the choices), ``None`` or ``"auto"`` means auto where the spec allows it.
@@ -44,7 +46,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from bridge.core import snapshot
@@ -57,7 +59,9 @@ from bridge.core.playback import (
     after,
     resolve,
 )
+from bridge.core.position import PositionLanes, initial_position
 from bridge.core.snapshot import WEIGHT_DIGITS
+from bridge.core.space import AXES
 from bridge.core.targets import Target, parse_target
 from bridge.core.types import (
     CONFIG_SPECS,
@@ -115,7 +119,7 @@ def deck_gains(crossfader: float) -> tuple[float, float]:
     return math.cos(angle), math.sin(angle)
 
 
-class Performance:
+class Performance(PositionLanes):
     """The live state of the set. See the module docstring for the rules."""
 
     def __init__(self, spec: PerformanceSpec, glide_step: float = DEFAULT_GLIDE_STEP) -> None:
@@ -137,6 +141,8 @@ class Performance:
         self.controls: deque[tuple[int, Playback]] = deque(maxlen=256)
         self.last_problem: str | None = None
         self.last_note: str | None = None  # the last apply's clamp, said to its sender
+        self.space = spec.space
+        self.position = initial_position(spec.space)
         self._deck_a = frozenset(spec.deck_a)
         self._deck_b = frozenset(spec.deck_b)
         self._last_tick = float("-inf")
@@ -146,6 +152,7 @@ class Performance:
         self._wire_stale: set[int] | None = None
         self._wire: tuple[WeightedPrompt, ...] | None = None
         self._wire_filtered = 0
+        self.place()  # a set with a space starts where its position says
 
     @staticmethod
     def _slot(spec: SlotSpec) -> Slot:
@@ -220,6 +227,8 @@ class Performance:
         if parsed.kind == "config":
             value: ChangeValue = getattr(self.config, parsed.name)
             return value
+        if parsed.kind == "space":
+            return self.coordinate(parsed.name)
         if target == "playback":
             return WORD_OF_STATE[self.state]
         if target == "scene.recall":
@@ -244,6 +253,8 @@ class Performance:
         """Advance every glide to ``now``; finished glides land exactly on their target."""
         self._last_tick = now
         for lane, glide in list(self.glides.items()):
+            if self.glides.get(lane) is not glide:
+                continue  # a position step above cancelled this slot's glide
             self._set_lane(lane, glide.value(now))
             if glide.done(now):
                 del self.glides[lane]
@@ -272,6 +283,8 @@ class Performance:
             return self._apply_slot(target, change, now)
         if target.kind == "config":
             return self._apply_config(target.name, change.value)
+        if target.kind == "space":
+            return self._apply_space(target, change, now)
         return self._SIMPLE[target.name](self, change, now)
 
     def _apply_slot(self, target: Target, change: Change, now: float) -> str | None:
@@ -284,8 +297,9 @@ class Performance:
         weight = _number(change.value)
         if weight is None:
             return f"weight must be a number in {slot.lo:g}..{slot.hi:g}"
-        end = self._clamped(str(target), weight, slot.lo, slot.hi)
-        self._start_glide(str(target), end, change.glide or 0.0, now)
+        lane = change.target  # parsed, so already the canonical name (no leading zeros)
+        end = self._clamped(lane, weight, slot.lo, slot.hi)
+        self._start_glide(lane, end, change.glide or 0.0, now)
         return None
 
     def _clamped(self, name: str, value: float, lo: float, hi: float) -> float:
@@ -318,12 +332,16 @@ class Performance:
     def _lane(self, lane: str) -> float:
         if lane == "crossfader":
             return self.crossfader
+        if lane.startswith("space."):
+            return self.position[AXES.index(lane[6:])]
         return self.slots[int(lane.split(".")[1]) - 1].weight
 
     def _set_lane(self, lane: str, value: float) -> None:
         if lane == "crossfader":
             self.crossfader = value
             self._touch()
+        elif lane.startswith("space."):
+            self.move_to(lane[6:], value)
         else:
             number = int(lane.split(".")[1])
             self.slots[number - 1].weight = value
@@ -339,7 +357,8 @@ class Performance:
         if checked.clamped:
             lo, hi = f"{spec.lo:g}", f"{spec.hi:g}"
             self.last_note = f"config.{name}: {value} is outside {lo}..{hi}, set to {checked.value}"
-        self.config = replace(self.config, **{name: checked.value})
+        if getattr(self.config, name) != checked.value:  # unchanged: keep the same object
+            self.config = _with(self.config, name, checked.value)
         return None
 
     def _apply_playback(self, change: Change, now: float) -> str | None:
@@ -408,8 +427,9 @@ class Performance:
             return f"no scene {change.value!r} (scenes: {names})"
         scene = self.scenes[index]
         glide = scene.glide if change.glide is None else change.glide
+        placed = self._recall_position(scene.position, glide, now)
         for number, weight in scene.weights.items():
-            if 1 <= number <= len(self.slots):
+            if 1 <= number <= len(self.slots) and number not in placed:
                 slot = self.slots[number - 1]
                 end = _clamp(weight, slot.lo, slot.hi)
                 self._start_glide(f"slot.{number}.weight", end, glide, now)
@@ -433,6 +453,7 @@ class Performance:
             weights={n: self._target_weight(n) for n in range(1, len(self.slots) + 1)},
             texts={n: s.text for n, s in enumerate(self.slots, start=1)},
             glide=old.glide if old else 0.0,
+            position=self.heading(),
         )
         if index is None:
             self.scenes.append(scene)
@@ -488,3 +509,14 @@ class Performance:
         else:
             self.scenes[index] = scene
         self.stored_scenes.add(scene.name)
+
+
+_CONFIG_FIELDS = tuple(f.name for f in fields(GenerationConfig))
+
+
+def _with(config: GenerationConfig, name: str, value: Any) -> GenerationConfig:
+    """``config`` with one field changed: ``dataclasses.replace`` without its per-call
+    introspection (a knob storm changes the config a thousand times a second)."""
+    return GenerationConfig(
+        *(value if field == name else getattr(config, field) for field in _CONFIG_FIELDS)
+    )

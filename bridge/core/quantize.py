@@ -21,7 +21,11 @@ Rules
    long a change takes from the Instrument to the listener's ear: ``engine_lead`` for
    what the model must render (bpm, scale, reset, scenes, a PLAY from stopped),
    ``output_lead`` for the local fades of PAUSE/STOP and a resume (the sound card's
-   latency). The daemon measures both (``bridge.heard``).
+   latency). The daemon measures both (``bridge.sync``) and updates them as its buffer
+   fills and drains (``set_leads``: what waits keeps its boundary, its release moves). An
+   engine that applies a change on its own *next beat* (the embedded one, ``on_beats``)
+   gets it half a beat earlier still, so that its next beat is the boundary and not the
+   beat after (it must render in chunks shorter than half a beat: 0.05 s by default).
 4. **Coalescing**: a held change replaces an earlier held change of the same target
    (a bpm knob swept across a bar lands once, at its final value); playback actions
    are never coalesced, like the Outbox's controls.
@@ -33,7 +37,7 @@ Rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, get_args
 
 from bridge.core.config_values import check_config_value
@@ -99,6 +103,7 @@ class Quantizer:
         self.grid: Grid | None = None
         self.engine_lead = 0.0
         self.output_lead = 0.0
+        self.on_beats = False
         self._held: list[Held] = []
 
     @property
@@ -112,9 +117,18 @@ class Quantizer:
         self.grid = grid
         self._held = [self._timed(h.change, h.local, h.asked) for h in self._held]
 
-    def set_leads(self, engine: float, output: float) -> None:
-        """How long a change takes to be heard, through the engine and through a fade."""
+    def set_leads(self, engine: float, output: float, on_beats: bool = False) -> None:
+        """How long a change takes to be heard, through the engine and through a fade;
+        ``on_beats``: the engine applies changes on its own next beat (rule 3)."""
         self.engine_lead, self.output_lead = max(0.0, engine), max(0.0, output)
+        self.on_beats = on_beats
+        self._held = [replace(h, at=h.boundary - self._lead(h.local)) for h in self._held]
+
+    def _lead(self, local: bool) -> float:
+        if local:
+            return self.output_lead
+        half = self.grid.beat_seconds / 2 if self.on_beats and self.grid is not None else 0.0
+        return self.engine_lead + half
 
     def hold(self, change: Change, now: float, perf: Performance) -> Held | None:
         """Keep ``change`` for its boundary, or None when it passes at once (rules 1-5:
@@ -133,7 +147,7 @@ class Quantizer:
         return held
 
     def _timed(self, change: Change, local: bool, now: float) -> Held:
-        lead = self.output_lead if local else self.engine_lead
+        lead = self._lead(local)
         if not self.active:
             return Held(change, now, now, now, local)
         assert self.grid is not None

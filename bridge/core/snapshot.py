@@ -3,7 +3,8 @@
 ``take(perf)`` is what the status API shows and the state file keeps; ``restore(perf,
 data)`` accepts any dict (an old or hand-edited state file) and takes what it can use,
 through the Performance's own ``apply`` so every value is checked by the same rules as a
-live change. It returns one reason per part it skipped. Recording is not restored (a
+live change (the space position before the slots: a slot moved after the position's last
+move keeps its own weight). It returns one reason per part it skipped. Recording is not restored (a
 restart must not start writing files on its own); glides are not restored (they land).
 """
 
@@ -48,6 +49,19 @@ def take(perf: Performance) -> dict[str, Any]:
         "bank": perf.bank,
         "gliding": sorted(perf.glides),
         "filtered": sorted(perf.filtered),
+        "space": _space(perf),
+    }
+
+
+def _space(perf: Performance) -> dict[str, Any] | None:
+    """The prompt space: where each placed slot is and where the performer is."""
+    if perf.space is None:
+        return None
+    return {
+        "axes": list(perf.space.axes),
+        "position": [round(v, 6) for v in perf.position],
+        "radius": perf.space.radius,
+        "points": {str(n): list(p) for n, p in perf.space.points.items()},
     }
 
 
@@ -58,6 +72,10 @@ def restore(perf: Performance, data: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     for scene in _list(data.get("stored_scenes")):
         _restore_scene(perf, scene, problems)
+    space = data.get("space")
+    if perf.space is not None and isinstance(space, dict):
+        for axis, value in zip(perf.space.axes, _list(space.get("position")), strict=False):
+            _apply(perf, f"space.{axis}", value, problems)
     for item in _list(data.get("slots")):
         _restore_slot(perf, item, problems)
     config = data.get("config")
@@ -104,11 +122,18 @@ def _restore_scene(perf: Performance, item: Any, problems: list[str]) -> None:
             weights={int(k): float(v) for k, v in item.get("weights", {}).items()},
             texts={int(k): str(v) for k, v in item.get("texts", {}).items()},
             glide=float(item.get("glide", 0.0)),
+            position=_position(item.get("position")),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         problems.append("a stored scene is malformed")
         return
     perf.stored(scene)
+
+
+def _position(value: Any) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    return tuple(float(v) for v in value)  # a bad one: ValueError/TypeError, caught above
 
 
 def _list(value: Any) -> list[Any]:
@@ -121,4 +146,5 @@ def _scene_dict(scene: SceneSpec) -> dict[str, Any]:
         "weights": {str(k): v for k, v in scene.weights.items()},
         "texts": {str(k): v for k, v in scene.texts.items()},
         "glide": scene.glide,
+        "position": list(scene.position) if scene.position is not None else None,
     }

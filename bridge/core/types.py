@@ -20,6 +20,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from bridge.core.space import SpaceSpec
+
 SAMPLE_RATE = 48_000
 CHANNELS = 2
 
@@ -125,6 +127,7 @@ CONFIG_SPECS: dict[str, ControlSpec] = {
 #   tap_tempo         any value: one tap (the mapper turns taps into config.bpm)
 #   master_volume     float 0..1 (local gain, never sent to the model)
 #   record            "start" | "stop" | "toggle"
+#   space.x|y|z       float 0..1: the position in the prompt space (bridge.core.space)
 PLAYBACK_ACTIONS = ("play", "pause", "toggle", "stop", "reset")
 RECORD_ACTIONS = ("start", "stop", "toggle")
 SIMPLE_TARGETS = (
@@ -137,11 +140,13 @@ SIMPLE_TARGETS = (
     "master_volume",
     "record",
 )
+SPACE_TARGETS = ("space.x", "space.y", "space.z")
 TARGETS_HELP = (
     "slot.N.weight",
     "slot.N.text",
     *(f"config.{n}" for n in CONFIG_SPECS),
     *SIMPLE_TARGETS,
+    *SPACE_TARGETS,
 )
 
 ChangeValue = float | int | str | bool | None
@@ -253,7 +258,8 @@ class SceneSpec:
     """A named snapshot of prompt slots (1-based numbers) and optionally config fields.
 
     ``config`` holds only the fields the scene sets (snake_case names, None = auto).
-    ``glide`` is the default recall time in seconds.
+    ``glide`` is the default recall time in seconds. ``position``: where in the prompt
+    space the scene goes (None: it does not move the position).
     """
 
     name: str
@@ -261,6 +267,7 @@ class SceneSpec:
     texts: dict[int, str] = field(default_factory=dict)
     config: dict[str, ChangeValue] = field(default_factory=dict)
     glide: float = 0.0
+    position: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,3 +280,4 @@ class PerformanceSpec:
     deck_b: tuple[int, ...] = ()
     config: GenerationConfig = GenerationConfig()
     crossfader: float = 0.5
+    space: SpaceSpec | None = None  # the prompt space, when the file has a [space]

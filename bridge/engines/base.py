@@ -3,15 +3,19 @@
 An engine is started once, receives wire-level ``Update``s (prompts, whole config,
 playback), and yields ``AudioChunk``s from ``chunks()``. The consumer pulls: an engine
 must not run unboundedly ahead of the consumer (the player's backpressure relies on it).
-``status()`` returns a JSON-able dict and never contains secrets.
+``status()`` returns a JSON-able dict and never contains secrets; ``on_news`` registers
+the callback an engine calls when ``status()`` has news the daemon acts on. ``Supports``
+says what an engine acts on (an engine module declares ``SUPPORTS``; ``FULL`` when it
+does not).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from bridge.core.types import AudioChunk, Update
+from bridge.core.types import CONFIG_SPECS, AudioChunk, Change, Update
 
 
 @runtime_checkable
@@ -34,3 +38,36 @@ class Engine(Protocol):
     def status(self) -> dict[str, Any]:
         """A JSON-able snapshot for logs and the status API. Never contains secrets."""
         ...
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the loop) whenever ``status()`` holds news the daemon must
+        act on: a prompt the model filtered. The daemon waits for it instead of polling."""
+
+
+@dataclass(frozen=True, slots=True)
+class Supports:
+    """What an engine acts on, so the core and ``check`` need not guess.
+
+    ``controls``: the generation config fields (CONFIG_SPECS names) the engine honours.
+    ``resets``: the fields whose change only takes effect with RESET_CONTEXT (the outbox
+    sends one after them; an engine that ignores bpm and scale needs none).
+    ``notes``/``drums``: it takes keys and pads (``notes``/``drums`` bindings) through
+    ``apply_note`` (see ``NoteSink``).
+    """
+
+    controls: frozenset[str] = frozenset(CONFIG_SPECS)
+    resets: frozenset[str] = frozenset({"bpm", "scale"})
+    notes: bool = False
+    drums: bool = False
+
+
+# The Lyria protocol's full set of controls: every engine that does not say otherwise.
+FULL = Supports()
+
+
+@runtime_checkable
+class NoteSink(Protocol):
+    """An engine that takes keys and pads: ``notes.on``/``notes.off``/``drums.hit`` Changes
+    whose value is the MIDI note number. Never blocks (the engine queues them)."""
+
+    def apply_note(self, change: Change) -> None: ...

@@ -31,7 +31,7 @@ from bridge.core.clock import CLOCK, STOP, ClockPlan, Planned
 from bridge.core.grid import Grid
 from bridge.core.mapping import ControllerSpec
 from bridge.errors import DeviceError
-from bridge.io.midi import OWN_PREFIX, resolve_api, usable_api
+from bridge.io.midi import OWN_PREFIX, open_client, resolve_api
 
 log = logging.getLogger("promptbridge.clock")
 
@@ -39,11 +39,6 @@ SWITCH_INTERVAL = 0.0005  # seconds: how long another thread may hold the GIL we
 SPIN = 0.0015  # seconds spent spinning before a message (sleep overshoots ~0.1-1 ms)
 IDLE = 0.05  # with nothing planned, look again this often
 VIRTUAL_NAME = "PromptBridge Clock"
-_API_IDS = {
-    "auto": rtmidi.API_UNSPECIFIED,
-    "alsa": rtmidi.API_LINUX_ALSA,
-    "jack": rtmidi.API_UNIX_JACK,
-}
 
 
 class ClockOut:
@@ -57,7 +52,7 @@ class ClockOut:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pattern = pattern
-        self.api = usable_api(resolve_api(api))
+        self.api = resolve_api(api)  # "auto" becomes the system that answers first
         self.virtual = virtual
         self.clock = clock
         self.plan = ClockPlan()
@@ -86,10 +81,9 @@ class ClockOut:
         self._thread.start()
 
     def _new_out(self, role: str) -> Any:
-        try:
-            return rtmidi.MidiOut(_API_IDS[self.api], name=f"{OWN_PREFIX}-clock-{role}"[:60])
-        except rtmidi.SystemError as exc:
-            raise DeviceError(f"MIDI ({self.api}) is not available for clock out: {exc}") from None
+        """A MidiOut on the MIDI system in use (DeviceError saying why when none answers)."""
+        self.api, out = open_client(self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-clock-{role}"[:60])
+        return out
 
     def refresh(self) -> list[str]:
         """Open every output matching the pattern that is not open yet; returns new names."""

@@ -1,4 +1,7 @@
-"""MIDI in and out: the only importer of mido and python-rtmidi. Does device I/O.
+"""MIDI ports in and out: the only importer of python-rtmidi. Does device I/O.
+
+Bytes are read and written by ``bridge.core.midi`` (``parse``/``encode``, the one MIDI
+parser); this module only moves them between ports and the loop.
 
 Usage (on the asyncio loop)::
 
@@ -21,18 +24,21 @@ apart); ``time`` is the loop clock (``loop.time()``) when the bytes arrived. Eve
 the virtual input (default "PromptBridge", for a DAW or sequencer) carry that name.
 
 Threads: rtmidi queues incoming bytes in C++; one reader thread drains every open input
-every ~2 ms, parses the bytes into ``MidiEvent``s and hands them over with
-``call_soon_threadsafe``. (Not rtmidi's Python callback: under JACK it runs in the JACK
-process thread, which then waits for the GIL; the server's cycle overruns and messages
-are lost or duplicated. Measured here: 100 quick CCs arrived wrong in 6 runs of 8 with a
-callback, right in 8 of 8 with the queue.) A poll task (every 0.25 s)
-enumerates ports off the loop (``asyncio.to_thread``), closes ports whose device
+every ~2 ms, parses the bytes into ``MidiEvent``s (``bridge.core.midi.parse``) and
+hands them over with ``call_soon_threadsafe``. (Not rtmidi's Python callback: under JACK
+it runs in the JACK process thread, which then waits for the GIL; the server's cycle
+overruns and messages are lost or duplicated. Measured here: 100 quick CCs arrived wrong
+in 6 runs of 8 with a callback, right in 8 of 8 with the queue.) A poll task (every
+0.25 s) enumerates ports off the loop (``asyncio.to_thread``), closes ports whose device
 vanished, reopens them when it comes back (so within ~0.5 s), re-sends the last feedback
 value of every LED/ring/fader, and reports each change through ``on_change``. A
 controller absent at start is simply waited for.
 
 API choice: ``api`` "alsa" or "jack" selects rtmidi's API; "auto" honours
-``MIDO_BACKEND`` (e.g. ``mido.backends.rtmidi/UNIX_JACK``), else rtmidi's default.
+``MIDO_BACKEND`` (e.g. ``mido.backends.rtmidi/UNIX_JACK``), else ALSA, or JACK where
+ALSA does not answer. libjack's and alsa-lib's own complaints while probing
+are kept off the terminal (``bridge.io.cstderr``); when no system answers, one
+DeviceError says which were tried and what to start or install.
 """
 
 from __future__ import annotations
@@ -47,44 +53,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import mido
 import rtmidi
 
 from bridge.core.mapping import ControllerSpec, match_ports
+from bridge.core.midi import encode, parse
 from bridge.core.types import MidiEvent
 from bridge.errors import DeviceError
+from bridge.io.cstderr import quiet_c_stderr
 
 log = logging.getLogger(__name__)
 
 OWN_PREFIX = "PromptBridge"  # every client we open starts with this: never matched
 POLL_SECONDS = 0.25
-READ_SECONDS = 0.002  # reader thread period: adds at most ~2 ms of latency
+# The reader thread polls (a Python callback inside JACK's real-time process thread could
+# wait for the GIL and make the whole graph miss its deadline). While knobs move it polls
+# every 2 ms; after a quiet second every 5 ms (one JACK period at 48 kHz/256 delivers a
+# period's MIDI at once anyway), which halves its cost on an idle rig.
+READ_SECONDS = 0.002
+IDLE_READ_SECONDS = 0.005
+IDLE_AFTER = 1.0
 QUEUE_LIMIT = 4096  # rtmidi's queue per input: ~8 s of a flat-out MIDI cable
 
-_APIS = {
-    "auto": rtmidi.API_UNSPECIFIED,
-    "alsa": rtmidi.API_LINUX_ALSA,
-    "jack": rtmidi.API_UNIX_JACK,
-}
+_APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
+_ALSA_SEQ = "/dev/snd/seq"
 # mido backend API names (MIDO_BACKEND=mido.backends.rtmidi/<NAME>) → ours
 _MIDO_APIS = {"LINUX_ALSA": "alsa", "UNIX_JACK": "jack"}
-
-# mido message type → (MidiEvent kind, attribute giving ``number``, attribute giving ``value``)
-_KINDS: dict[str, tuple[str, str | None, str | None]] = {
-    "control_change": ("cc", "control", "value"),
-    "note_on": ("note_on", "note", "velocity"),
-    "note_off": ("note_off", "note", "velocity"),
-    "pitchwheel": ("pitchbend", None, "pitch"),
-    "aftertouch": ("aftertouch", None, "value"),
-    "polytouch": ("poly_aftertouch", "note", "value"),
-    "program_change": ("program", "program", None),
-    "clock": ("clock", None, None),
-    "start": ("start", None, None),
-    "continue": ("continue", None, None),
-    "stop": ("stop", None, None),
-    "sysex": ("sysex", None, None),
-}
-_TYPES = {kind: mido_type for mido_type, (kind, _, _) in _KINDS.items()}
 
 OnEvent = Callable[[MidiEvent], None]
 OnChange = Callable[[str, bool], None]
@@ -92,21 +85,52 @@ OnChange = Callable[[str, bool], None]
 
 def resolve_api(api: str = "auto", env: dict[str, str] | None = None) -> str:
     """``auto`` | ``alsa`` | ``jack``; with ``auto``, MIDO_BACKEND may name the API."""
-    if api not in _APIS:
-        raise DeviceError(f"midi api must be one of auto, alsa, jack (got {api!r})")
-    if api != "auto":
+    if api in _APIS:
         return api
+    if api != "auto":
+        raise DeviceError(f"midi api must be one of auto, alsa, jack (got {api!r})")
     backend = (env if env is not None else os.environ).get("MIDO_BACKEND", "")
     return _MIDO_APIS.get(backend.rpartition("/")[2], "auto")
 
 
-def usable_api(api: str) -> str:
-    """``auto`` becomes ALSA where the sequencer exists, else JACK (PipeWire or jackd)."""
+def candidates(api: str) -> list[str]:
+    """The MIDI systems to try, in order: ``auto`` is ALSA, then JACK (jackd, or
+    PipeWire's JACK support) where python-rtmidi has it. (ALSA without a sequencer
+    fails at once, and its failure is worth reporting.)"""
     if api != "auto":
-        return api
-    if os.path.exists("/dev/snd/seq") or rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
-        return "auto"
-    return "jack"
+        return [api]
+    if rtmidi.API_UNIX_JACK in rtmidi.get_compiled_api():
+        return ["alsa", "jack"]
+    return ["alsa"]
+
+
+def _why(system: str, exc: Exception) -> str:
+    """Why one MIDI system did not answer, and what to start or install."""
+    if system == "jack":
+        server = os.environ.get("JACK_DEFAULT_SERVER")
+        named = f" named {server!r}" if server else ""
+        return (
+            f"JACK: no JACK server{named} is running (start one with jackd or qjackctl, "
+            "or install PipeWire's JACK support, pipewire-jack)"
+        )
+    if not os.path.exists(_ALSA_SEQ):
+        return f"ALSA: no sequencer device {_ALSA_SEQ} (load it: sudo modprobe snd-seq)"
+    return f"ALSA: cannot open the sequencer ({exc}; is this user in the audio group?)"
+
+
+def open_client(api: str, cls: Any, name: str, **options: Any) -> tuple[str, Any]:
+    """An rtmidi client (``cls`` is MidiIn or MidiOut) on the first MIDI system of
+    ``candidates(api)`` that answers: (the system, the client). The libraries' own
+    complaints about an absent server are kept off the terminal; if no system answers,
+    one DeviceError says which were tried and what to do."""
+    reasons = []
+    for system in candidates(api):
+        try:
+            with quiet_c_stderr():
+                return system, cls(_APIS[system], name=name, **options)
+        except rtmidi.SystemError as exc:
+            reasons.append(_why(system, exc))
+    raise DeviceError("no MIDI system is available; tried " + "; ".join(reasons))
 
 
 def controller(
@@ -124,53 +148,6 @@ def controller(
     return ControllerSpec(
         name=name, port=port, regex=regex, index=index, output=output, channel=channel
     )
-
-
-def parse(data: list[int] | bytes, port: str, now: float) -> MidiEvent | None:
-    """Raw bytes of one message → MidiEvent (None for messages we do not use)."""
-    try:
-        msg = mido.Message.from_bytes(list(data))
-    except (ValueError, TypeError, IndexError):
-        return None
-    spec = _KINDS.get(msg.type)
-    if spec is None:
-        return None
-    kind, number_attr, value_attr = spec
-    value = int(getattr(msg, value_attr)) if value_attr else 0
-    if kind == "pitchbend":
-        value += 8192  # mido centres on 0; we use 0..16383
-    if kind == "note_on" and value == 0:
-        kind = "note_off"
-    return MidiEvent(
-        kind=kind,  # type: ignore[arg-type]
-        channel=int(getattr(msg, "channel", -1)),
-        number=int(getattr(msg, number_attr)) if number_attr else 0,
-        value=value,
-        port=port,
-        time=now,
-        data=bytes(msg.data) if kind == "sysex" else b"",
-    )
-
-
-def encode(event: MidiEvent) -> list[int]:
-    """MidiEvent → raw bytes to send (feedback)."""
-    mido_type = _TYPES.get(event.kind)
-    if mido_type is None:  # pragma: no cover - every MidiKind is in the table
-        raise DeviceError(f"cannot send a {event.kind} message")
-    _, number_attr, value_attr = _KINDS[mido_type]
-    fields: dict[str, Any] = {}
-    if event.channel >= 0 and mido_type not in ("clock", "start", "continue", "stop", "sysex"):
-        fields["channel"] = event.channel
-    if number_attr:
-        fields[number_attr] = event.number
-    if value_attr:
-        fields[value_attr] = event.value - 8192 if event.kind == "pitchbend" else event.value
-    if mido_type == "sysex":
-        fields["data"] = event.data
-    try:
-        return list(mido.Message(mido_type, **fields).bytes())
-    except (ValueError, TypeError) as exc:
-        raise DeviceError(f"bad feedback message {event}: {exc}") from None
 
 
 @dataclass
@@ -195,8 +172,7 @@ class MidiHub:
     def __init__(
         self, api: str = "auto", virtual: str | None = OWN_PREFIX, poll: float = POLL_SECONDS
     ) -> None:
-        self.api = usable_api(resolve_api(api))
-        self._api_id = _APIS[self.api]
+        self.api = resolve_api(api)  # the system that answered, once started
         self._virtual_name = virtual
         self._poll_seconds = poll
         self._controllers: dict[str, _Controller] = {}
@@ -243,11 +219,8 @@ class MidiHub:
         self._task = loop.create_task(self._poll_forever(), name="midi-poll")
 
     def _open_probes(self) -> None:
-        try:
-            self._probe_in = rtmidi.MidiIn(self._api_id, name=f"{OWN_PREFIX}-probe")
-            self._probe_out = rtmidi.MidiOut(self._api_id, name=f"{OWN_PREFIX}-probe")
-        except rtmidi.SystemError as exc:
-            raise DeviceError(f"MIDI ({self.api}) is not available: {exc}") from None
+        self.api, self._probe_in = open_client(self.api, rtmidi.MidiIn, f"{OWN_PREFIX}-probe")
+        _, self._probe_out = open_client(self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-probe")
         if self._virtual_name:
             self._virtual = self._new_in(self._virtual_name)
             self._virtual.open_virtual_port(self._virtual_name)
@@ -255,7 +228,7 @@ class MidiHub:
         self._reader.start()
 
     def _new_in(self, client: str) -> Any:
-        midi_in = rtmidi.MidiIn(self._api_id, name=client, queue_size_limit=QUEUE_LIMIT)
+        _, midi_in = open_client(self.api, rtmidi.MidiIn, client, queue_size_limit=QUEUE_LIMIT)
         # clock and sysex matter to us; active sensing is noise
         midi_in.ignore_types(sysex=False, timing=False, active_sense=True)
         return midi_in
@@ -381,7 +354,9 @@ class MidiHub:
 
     def _open_out(self, c: _Controller, port: str) -> None:
         if c.midi_out is None:
-            c.midi_out = rtmidi.MidiOut(self._api_id, name=f"{OWN_PREFIX}-{c.spec.name}-out"[:60])
+            _, c.midi_out = open_client(
+                self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-{c.spec.name}-out"[:60]
+            )
         names = c.midi_out.get_ports()
         if port not in names:
             return
@@ -403,13 +378,16 @@ class MidiHub:
         c = self._controllers.get(name)
         if c is None:
             raise DeviceError(f"no controller named {name!r}")
-        data = encode(event)
+        try:
+            data = encode(event)
+        except ValueError as exc:
+            raise DeviceError(f"bad feedback message {event}: {exc}") from None
         key = (event.kind, event.channel, event.number, event.data)
         c.feedback.pop(key, None)  # re-insert: replay keeps the order of the last sends
         c.feedback[key] = event
         self._write(c, data)
 
-    def _write(self, c: _Controller, data: list[int]) -> None:
+    def _write(self, c: _Controller, data: bytes) -> None:
         if c.midi_out is None or c.out_port is None:
             return  # absent: the cached state goes out when it is back
         try:
@@ -447,11 +425,15 @@ class _Reader:
             self._inputs = tuple(i for i in self._inputs if i[0] is not midi_in)
 
     def _run(self) -> None:
+        last = time.monotonic()
         while not self._stop.is_set():
             with self._lock:
                 got = self._drain()
-            if not got:
-                time.sleep(READ_SECONDS)
+            now = time.monotonic()
+            if got:
+                last = now
+            else:
+                time.sleep(READ_SECONDS if now - last < IDLE_AFTER else IDLE_READ_SECONDS)
 
     def _drain(self) -> bool:
         got = False
@@ -471,13 +453,12 @@ class _Reader:
 
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     """(input port names, output port names) for ``promptbridge devices``."""
-    resolved = usable_api(resolve_api(api))
-    api_id = _APIS[resolved]
+    resolved, midi_in = open_client(resolve_api(api), rtmidi.MidiIn, f"{OWN_PREFIX}-list")
     try:
-        midi_in = rtmidi.MidiIn(api_id, name=f"{OWN_PREFIX}-list")
-        midi_out = rtmidi.MidiOut(api_id, name=f"{OWN_PREFIX}-list")
-    except rtmidi.SystemError as exc:
-        raise DeviceError(f"MIDI ({resolved}) is not available: {exc}") from None
+        _, midi_out = open_client(resolved, rtmidi.MidiOut, f"{OWN_PREFIX}-list")
+    except DeviceError:
+        midi_in.delete()
+        raise
     try:
         return list(midi_in.get_ports()), list(midi_out.get_ports())
     finally:
@@ -486,29 +467,36 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
 
 
 class MidiReader:
-    """One input opened by pattern for a blocking reader (``learn``): ``poll()`` drains it."""
+    """One input for a blocking reader (``learn``): ``find`` it by pattern (as often as
+    needed while waiting for it to be plugged in), ``open`` it, then ``poll()`` drains it."""
 
-    def __init__(self, pattern: str, api: str = "auto", index: int = 0) -> None:
-        self.api = usable_api(resolve_api(api))
+    def __init__(self, api: str = "auto") -> None:
+        self.api, self._in = open_client(
+            resolve_api(api), rtmidi.MidiIn, f"{OWN_PREFIX}-learn", queue_size_limit=QUEUE_LIMIT
+        )
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self.port = ""
+
+    def inputs(self) -> list[str]:
+        """Every input port now, except our own."""
+        return [p for p in self._in.get_ports() if not p.startswith(OWN_PREFIX)]
+
+    def find(self, pattern: str, index: int = 0) -> str | None:
+        """The input ``pattern`` matches now, or None; ``*`` with several is an error."""
         spec = controller("learn", pattern, index=index)
-        ins = [p for p in list_ports(self.api)[0] if not p.startswith(OWN_PREFIX)]
-        port = match_ports(spec, ins)
-        if port is None:
-            listing = "; ".join(ins) or "none found"
-            raise DeviceError(f"no MIDI input matches {pattern!r}; inputs: {listing}")
+        ins = self.inputs()
         visible = [p for p in ins if spec.matches(p)]
         if pattern == "*" and len(visible) > 1:
             listing = "; ".join(visible)
             raise DeviceError(f"several MIDI inputs ({listing}): choose one with --midi-in")
-        self.port = port
-        self._in = rtmidi.MidiIn(
-            _APIS[self.api], name=f"{OWN_PREFIX}-learn", queue_size_limit=QUEUE_LIMIT
-        )
-        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        return match_ports(spec, ins)
+
+    def open(self, port: str) -> None:
         names = self._in.get_ports()
         if port not in names:
             raise DeviceError(f"MIDI input {port!r} vanished while opening it")
         self._in.open_port(names.index(port), name="learn in")
+        self.port = port
 
     def poll(self, now: float) -> list[MidiEvent]:
         """Every message queued since the last call, parsed (stamped with ``now``)."""

@@ -1,8 +1,8 @@
 """Read a Standard MIDI File into timed events (adapter: imports mido, reads a file).
 
-Used by ``promptbridge demo`` to perform a scripted set of knob moves. Channel messages
-become ``MidiEvent``s tagged with ``port``; text/marker meta events become narration
-strings the demo prints when it reaches them.
+Used by ``promptbridge demo`` to perform a scripted set of knob moves. Messages become
+``MidiEvent``s tagged with ``port`` through ``bridge.core.midi.parse``, as live input does;
+text/marker meta events become narration strings the demo prints when it reaches them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import mido
 
+from bridge.core.midi import parse
 from bridge.core.types import MidiEvent
 
 
@@ -25,25 +26,6 @@ class Timed:
     text: str = ""
 
 
-def _event(msg: mido.Message, port: str) -> MidiEvent | None:
-    kind = msg.type
-    if kind == "control_change":
-        return MidiEvent("cc", msg.channel, msg.control, msg.value, port)
-    if kind == "note_on" and msg.velocity > 0:
-        return MidiEvent("note_on", msg.channel, msg.note, msg.velocity, port)
-    if kind in ("note_on", "note_off"):
-        return MidiEvent("note_off", msg.channel, msg.note, msg.velocity, port)
-    if kind == "pitchwheel":
-        return MidiEvent("pitchbend", msg.channel, 0, msg.pitch + 8192, port)
-    if kind == "program_change":
-        return MidiEvent("program", msg.channel, msg.program, 0, port)
-    if kind == "aftertouch":
-        return MidiEvent("aftertouch", msg.channel, 0, msg.value, port)
-    if kind == "polytouch":
-        return MidiEvent("poly_aftertouch", msg.channel, msg.note, msg.value, port)
-    return None
-
-
 def read_script(path: str | Path, port: str = "demo") -> list[Timed]:
     """All events of a MIDI file with their absolute times in seconds (tempo applied)."""
     items: list[Timed] = []
@@ -54,7 +36,7 @@ def read_script(path: str | Path, port: str = "demo") -> list[Timed]:
             if msg.type in ("text", "marker") and msg.text != "end":
                 items.append(Timed(at, text=msg.text))
             continue
-        event = _event(msg, port)
+        event = parse(msg.bytes(), port)  # the one MIDI parser, as for live input
         if event is not None:
             items.append(Timed(at, event=event))
     return items

@@ -51,6 +51,15 @@ from bridge.core.types import (
 from bridge.errors import LocalProtocolError
 
 DEFAULT_MODEL = "models/lyria-realtime-exp"
+API_VERSIONS = ("v1alpha", "v1beta")
+
+
+def service_path(version: str = "v1alpha") -> str:
+    """The websocket path of the music service (Google's, and ``serve``'s)."""
+    return f"/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateMusic"
+
+
+SERVICE_PATH = service_path()
 MIME_PREFIXES = ("audio/l16", "audio/pcm")
 # A control's value on the wire is its enum name; the SDK sends the same strings.
 PLAYBACK_VALUES = {p.value: p for p in Playback}

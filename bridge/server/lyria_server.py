@@ -38,6 +38,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from bridge.core.playback import PlayState, after
 from bridge.core.types import (
     Control,
     GenerationConfig,
@@ -54,11 +55,7 @@ log = logging.getLogger("bridge.server")
 # websockets logs request headers (a client's key) at DEBUG: give it a logger that redacts.
 _WS_LOG = RedactingAdapter(logging.getLogger("websockets.server"), {})
 
-API_VERSIONS = ("v1alpha", "v1beta")
-PATHS = frozenset(
-    f"/ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateMusic"
-    for v in API_VERSIONS
-)
+PATHS = frozenset(codec.service_path(v) for v in codec.API_VERSIONS)
 SETUP_TIMEOUT = 10.0  # seconds a client may take to send its setup frame
 MAX_REASON = 120  # a close reason must fit in 123 bytes
 SEND_BUFFER = 128 * 1024  # bytes; the kernel doubles it (a 2 s chunk is ~512 KB as JSON)
@@ -149,7 +146,7 @@ class _Session:
         self.ahead = ahead
         self.prompts: tuple[WeightedPrompt, ...] = ()
         self.config = GenerationConfig()
-        self.playing = False
+        self.play = PlayState.STOPPED
         self.can_stream = asyncio.Event()  # playing and at least one prompt
 
     async def run(self) -> None:
@@ -193,14 +190,11 @@ class _Session:
             await self.engine.apply(SetPrompts(self.prompts))
 
     async def _control(self, control: Control) -> None:
-        if control.action == Playback.PLAY:
-            self.playing = True
-        elif control.action in (Playback.PAUSE, Playback.STOP):
-            self.playing = False
+        self.play = after(self.play, Playback(control.action))
         await self.engine.apply(control)
 
     def _update_gate(self) -> None:
-        if self.playing and self.prompts:
+        if self.play is PlayState.PLAYING and self.prompts:
             self.can_stream.set()
         else:
             self.can_stream.clear()

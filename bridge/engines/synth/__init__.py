@@ -1,6 +1,6 @@
 """The embedded engine (``synth``): offline, CPU-only, deterministic music from prompts. No I/O.
 
-``create(chunk_seconds=2.0, seed=None)`` returns a ``SynthEngine`` implementing
+``create(chunk_seconds=0.05, seed=None, quantize="beat")`` returns a ``SynthEngine`` implementing
 ``bridge.engines.base.Engine``. See docs/engine.md for what every control does.
 """
 
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.engines.synth.engine import Synth, SynthEngine
+from bridge.engines.synth.engine import DEFAULT_CHUNK, Quantize, Synth, SynthEngine
 
 __all__ = ["Synth", "SynthEngine", "create"]
 
 
 def create(
-    chunk_seconds: float = 2.0, seed: int | None = None, bar_resets: bool = False, **_: Any
+    chunk_seconds: float = DEFAULT_CHUNK,
+    seed: int | None = None,
+    quantize: Quantize = "beat",
+    **_: Any,
 ) -> SynthEngine:
     """Build the embedded engine; other engines' options (url, key, ...) are ignored."""
-    return SynthEngine(chunk_seconds=chunk_seconds, seed=seed, bar_resets=bar_resets)
+    return SynthEngine(chunk_seconds=chunk_seconds, seed=seed, quantize=quantize)

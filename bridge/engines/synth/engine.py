@@ -1,19 +1,27 @@
 """The embedded engine: ``Synth`` (pure, synchronous) and ``SynthEngine`` (the async Engine).
 
 ``Synth`` is the whole musical machine as plain state: it takes updates and renders
-frames, no I/O, no threads, no clock. It renders one *beat* at a time onto a canvas
-(notes ring past the beat they start in), so chunk boundaries fall anywhere without a
-seam and every change lands on a musical boundary:
+frames, no I/O, no threads, no clock. It renders in short *blocks* (``BLOCK`` frames,
+~43 ms, and never across a beat) onto the desk's canvas (``mixer``: notes ring past the
+block they start in), so chunk boundaries fall anywhere without a seam and a change is
+heard as soon as the next block:
 
-* config fields (density, brightness, mutes, temperature, ...) at the next beat;
-* prompts, seed, guidance at the next bar (with guidance-dependent glide over bars);
+* continuous controls (prompt weights and texts, brightness, density, temperature,
+  top-k, guidance, mode) in the next block. Levels ramp across that block (no zipper
+  noise, no click); a prompt change glides over ``glide_beats(guidance)`` beats; the
+  notes starting from that block take the new tone; temperature, top-k and mode re-plan
+  the rest of the bar, while the phrase choices (groove, bassline, progression) and the
+  seed wait for the next bar;
+* structural ones (the mutes, and RESET_CONTEXT with the bpm and scale it reads) on the
+  next beat (``quantize="beat"``) or the next bar (``quantize="bar"``); a mute also cuts
+  what still rings on its bus, under a one-block ramp;
 * bpm and scale only when a context starts: at the first PLAY, STOP then PLAY, or
-  RESET_CONTEXT (applied at the next beat, or the next bar with ``bar_resets``: the
-  synth knows its bars, so a quantized reset is heard on a bar line), like the real model.
+  RESET_CONTEXT, exactly like the real model.
 
 It knows its beat grid exactly and says so: every chunk's ``meta["grid"]`` lists the
-contexts that sound in it as ``[frame offset of the context's downbeat from the chunk's
-first frame, bpm]`` (bars of ``BEATS`` beats), the last one governing the chunk's end.
+contexts sounding in it as ``[frame offset of the context's downbeat from the chunk's
+first frame, bpm]`` (bars of ``BEATS`` beats), the last one governing the chunk's end
+(the daemon times it to the sound card: ``bridge.sync``).
 
 ``SynthEngine`` wraps it in the Engine interface: playback state (PLAY/PAUSE/STOP),
 an async ``chunks()`` stream generated on demand with the DSP in ``asyncio.to_thread``,
@@ -24,8 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,7 +50,7 @@ from bridge.core.types import (
     Update,
     WeightedPrompt,
 )
-from bridge.engines.synth import instruments, patterns, voices
+from bridge.engines.synth import instruments, mixer, patterns, voices
 from bridge.engines.synth.patterns import BEATS, Controls, Event, Phrase
 from bridge.engines.synth.style import Style, blend, interpolate
 from bridge.engines.synth.voices import F32, SR
@@ -49,9 +58,10 @@ from bridge.engines.synth.voices import F32, SR
 # Controls that only move the stream's state; the synth hears STOP and RESET_CONTEXT.
 _STATE_ONLY = (Playback.PLAY, Playback.PAUSE)
 
-CANVAS_S = 10.0  # longest note (6 s) + the beat being rendered + SHIFT_S, with room to spare
-SHIFT_S = 2.0  # move the canvas back once the head passes this point
-MASTER = 0.7
+BLOCK = 2048  # frames per render block (~43 ms): how late a continuous control can land
+DEFAULT_CHUNK = 0.05  # seconds per chunk: a knob is heard about one chunk + buffer later
+Quantize = Literal["beat", "bar"]
+QUANTIZE: tuple[Quantize, ...] = ("beat", "bar")
 
 
 def resolve_seed(config_seed: int | None, engine_seed: int | None) -> int:
@@ -63,43 +73,52 @@ def resolve_seed(config_seed: int | None, engine_seed: int | None) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def glide_bars(guidance: float) -> int:
-    """Bars a prompt change takes to arrive: 4 at guidance 0, 1 at 4, 0 (abrupt) at 6."""
+def glide_beats(guidance: float) -> int:
+    """Beats a prompt change takes to arrive: 4 at guidance 0, 1 at 4, 0 (abrupt) at 6."""
     return round(4.0 * (1.0 - min(max(guidance, 0.0), 6.0) / 6.0))
+
+
+def with_mutes(config: GenerationConfig, source: GenerationConfig) -> GenerationConfig:
+    """``config`` with the mutes of ``source`` (the fields that land on the boundary)."""
+    return replace(
+        config,
+        mute_bass=source.mute_bass,
+        mute_drums=source.mute_drums,
+        only_bass_and_drums=source.only_bass_and_drums,
+    )
 
 
 class Synth:
     """The deterministic generator: updates in, stereo float32 frames out."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, quantize: Quantize = "beat") -> None:
+        if quantize not in QUANTIZE:
+            raise ValueError(f"quantize must be one of {', '.join(QUANTIZE)} (got {quantize!r})")
         self.engine_seed = seed
+        self.quantize = quantize
         self.prompts: tuple[WeightedPrompt, ...] = ()
         self.config = GenerationConfig()
         self._pending: list[Update] = []
+        self._due: GenerationConfig | None = None  # its mutes wait for the boundary
+        self._reset_due = False  # RESET_CONTEXT waiting for the boundary
         self._style: Style | None = None
         self._origin: Style | None = None
         self._target: Style | None = None
-        self._glide = (0, 0)
-        self._canvas = np.zeros((int(CANVAS_S * SR), 2), dtype=np.float32)
-        self._send = np.zeros(int(CANVAS_S * SR), dtype=np.float32)
+        self._glide = (0, 0)  # frames done, frames in all
+        self.desk = mixer.Desk()
         self._out = np.zeros((0, 2), dtype=np.float32)
-        self._reverb = voices.Reverb()
-        self._limiter = voices.Limiter()
-        self.position = 0  # absolute frames rendered (canvas head)
+        self.position = 0  # absolute frames rendered
         self.chunks_rendered = 0
         self._bar = 0
         self._beat = 0
-        self._clock = 0.0
-        self._controls_seed = -1
+        self._clock = 0.0  # absolute frame (fractional) where the current beat starts
         self._phrase: Phrase | None = None
+        self._before: Phrase | None = None  # the phrase before this bar's step (re-plans)
+        self._planned: tuple[Controls, Style] | None = None  # what the bar was planned with
         self._events: tuple[Event, ...] = ()
         self._context_pending = True
-        self._bar_reset = False  # a RESET_CONTEXT waiting for the next bar line
-        self.bar_resets = False
-        self.emitted = 0  # frames handed out by render (the chunk stream's position)
         self.contexts: list[tuple[int, int]] = []  # (first frame, bpm), newest last
-        self._origin_frames = 0  # absolute frame of canvas index 0
-        self._extent = 0  # canvas frames (from index 0) that may hold sound
+        self.first = 0  # the stream frame of the last rendered chunk's first frame
         self.bpm = 120  # of the current context (bpm/scale change only with a new context)
         self.tonic = 0
         self.minor = False
@@ -107,10 +126,11 @@ class Synth:
 
     # --- updates ---------------------------------------------------------------------
     def apply(self, update: Update) -> None:
-        """Queue an update; it takes effect at the next beat (see the module docstring)."""
+        """Queue an update; it takes effect at the next block or boundary (module docstring)."""
         self._pending.append(update)
 
-    def _drain(self) -> None:
+    def _take_updates(self) -> None:
+        """Continuous changes now; the mutes and RESET_CONTEXT wait for the boundary."""
         pending, self._pending = self._pending, []
         for update in pending:
             if isinstance(update, SetPrompts):
@@ -118,18 +138,27 @@ class Synth:
                 self._retarget()
             elif isinstance(update, SetConfig):
                 guidance_changed = update.config.guidance != self.config.guidance
-                self.config = update.config
+                self._due = update.config
+                self.config = with_mutes(update.config, self.config)
                 if guidance_changed:
                     self._retarget()
             elif isinstance(update, Control):
                 if update.action is Playback.STOP:
                     self._stop()
                 elif update.action is Playback.RESET_CONTEXT:
-                    self._new_context()
-                    self._bar_reset = self.bar_resets and self._style is not None
+                    self._reset_due = True
+
+    def _on_boundary(self) -> None:
+        """A beat (or bar) starts: the structural changes land here."""
+        if self._due is not None:
+            self.config = with_mutes(self.config, self._due)
+            self._due = None
+        if self._reset_due:
+            self._reset_due = False
+            self._context_pending = True
 
     def _retarget(self) -> None:
-        """Start gliding toward the style of the current prompts (from the next bar)."""
+        """Start gliding toward the style of the current prompts (from the next block)."""
         if not self.prompts:
             return
         target = blend(self.prompts, self.config.guidance)
@@ -140,35 +169,29 @@ class Synth:
             return
         self._origin = self._style
         self._target = target
-        self._glide = (0, glide_bars(self.config.guidance))
+        self._glide = (0, round(glide_beats(self.config.guidance) * 60.0 * SR / self.bpm))
 
     def _stop(self) -> None:
         """Forget everything that sounds: tails, reverb, limiter; the next beat starts a context."""
-        self._canvas[:] = 0.0
-        self._send[:] = 0.0
+        self.desk.reset()
         self._out = np.zeros((0, 2), dtype=np.float32)
-        self._reverb.reset()
-        self._limiter.reset()
         self.position = 0  # a stopped stream starts again from nothing: bit-identical
-        self.emitted = 0
         self.contexts = []
-        self._origin_frames = 0
-        self._extent = 0
+        self._clock = 0.0
         self._style = None
+        self._reset_due = False
+        self._on_boundary()  # nothing is playing: pending mutes apply at once
         self._retarget()
-        self._new_context()
-
-    def _new_context(self) -> None:
-        """Restart the patterns at bar 0; bpm and scale are read now (and only now)."""
         self._context_pending = True
 
     def _start_context(self) -> None:
-        self._context_pending = self._bar_reset = False
+        """Restart the patterns at bar 0; bpm and scale are read now (and only now)."""
+        self._context_pending = False
         self._bar = 0
         self._beat = 0
         self._clock = float(self.position)
-        self._controls_seed = -1
-        self._phrase = None
+        self._phrase = self._before = None
+        self._planned = None
         self._events = ()
         style = self._style
         if style is None:
@@ -198,11 +221,12 @@ class Synth:
     # --- rendering -------------------------------------------------------------------
     def render(self, frames: int) -> F32:
         """The next ``frames`` stereo frames (silence while no prompt was ever given)."""
+        self._take_updates()  # a STOP drops even what is rendered ahead
         while len(self._out) < frames:
-            self._render_beat()
+            self._render_block()
+        self.first = self.position - len(self._out)
         out, self._out = self._out[:frames], self._out[frames:]
         self.chunks_rendered += 1
-        self.emitted += frames
         return out
 
     def grid(self, first: int, frames: int) -> list[list[int]]:
@@ -227,114 +251,128 @@ class Synth:
             minor=self.minor,
         )
 
-    def _start_bar(self) -> None:
-        """Advance the style glide and plan the bar's events."""
-        origin, target = self._origin, self._target
-        if self._style is None or target is None:
-            return
-        step, total = self._glide
-        if step < total and origin is not None:
-            step += 1
-            style = interpolate(origin, target, step / total)
-            self._glide = (step, total)
-        else:
-            style = target
-        self._style = style
+    def _advance_glide(self, frames: int) -> None:
+        """Move the style along a prompt change's glide by one block."""
+        done, total = self._glide
+        if done < total and self._origin is not None and self._target is not None:
+            done = min(total, done + frames)
+            self._glide = (done, total)
+            self._style = interpolate(self._origin, self._target, done / total)
+        elif self._target is not None:
+            self._style = self._target
+
+    def _start_bar(self, style: Style) -> None:
+        """Plan the bar's events (the phrase takes its step: groove, variants, seed)."""
         c = self._controls()
-        if self._phrase is None or c.seed != self._controls_seed:
+        if self._phrase is None or self._planned is None or c.seed != self._planned[0].seed:
             self._phrase = patterns.first_phrase(style, c)
-            self._controls_seed = c.seed
-        self._phrase = patterns.next_phrase(self._phrase, style, c, self._bar)
+        self._before = self._phrase
+        self._plan(c, style)
+
+    def _plan(self, c: Controls, style: Style) -> None:
+        assert self._before is not None
+        self._phrase = patterns.next_phrase(self._before, style, c, self._bar)
         self._events = patterns.plan_bar(self._phrase, style, c, self._bar)
+        self._planned = (c, style)
 
-    def _render_beat(self) -> None:
-        self._drain()
-        if self._context_pending and not (self._bar_reset and self._beat != 0):
-            self._start_context()
-        style = self._style
-        fpb = 60.0 * SR / (self.bpm if style is not None else 120)
-        frames = round(self._clock + fpb) - self.position
-        head = self.position - self._origin_frames
-        if style is not None:
-            if self._beat == 0:
-                self._start_bar()
-                style = self._style or style
-            self._play_beat(style, fpb, head, frames)
-        dry = self._canvas[head : head + frames].copy()
-        wet = self._reverb.process(self._send[head : head + frames])
-        wet_gain = 0.5 * (style["space"] if style else 0.0)
-        mix = ((dry + wet * np.float32(wet_gain)) * np.float32(MASTER)).astype(np.float32)
-        drive = style["drive"] if style else 0.0
-        if drive > 0.05:  # saturation: blend in a tanh-shaped copy (the style's grit)
-            shaped = np.tanh(mix * np.float32(2.0)) * np.float32(0.5)
-            mix = (mix + np.float32(drive) * (shaped - mix)).astype(np.float32)
-        self._out = np.concatenate([self._out, self._limiter.process(mix)])
-        self._clock += fpb
-        self.position += frames
-        self._beat = (self._beat + 1) % BEATS
-        self._bar += self._beat == 0
-        self._maybe_shift()
+    def _replan(self) -> None:
+        """Temperature, top-k or mode moved mid-bar: re-plan the rest of the bar with them.
 
-    def _maybe_shift(self) -> None:
-        """Slide the canvas back so the head stays near the start (tails move with it)."""
-        head = self.position - self._origin_frames
-        if head < SHIFT_S * SR:
+        The bar's style and seed stay (they change at the bar); only events not yet
+        played can sound, so nothing already heard is repeated or cut.
+        """
+        if self._planned is None or self._before is None:
             return
-        used = max(self._extent, head)  # only the written part needs moving
-        self._canvas[: used - head] = self._canvas[head:used]
-        self._canvas[used - head : used] = 0.0
-        self._send[: used - head] = self._send[head:used]
-        self._send[used - head : used] = 0.0
-        self._extent = used - head
-        self._origin_frames = self.position
+        planned, style = self._planned
+        c = replace(self._controls(), seed=planned.seed)
+        if (c.temperature, c.top_k, c.mode) != (planned.temperature, planned.top_k, planned.mode):
+            self._plan(c, style)
+
+    def _render_block(self) -> None:
+        self._take_updates()
+        beat_start = round(self._clock)
+        at_beat = self.position == beat_start
+        if at_beat and (self.quantize == "beat" or self._beat == 0):
+            self._on_boundary()
+        if at_beat and self._context_pending:
+            self._start_context()
+            beat_start = self.position
+        fpb = 60.0 * SR / (self.bpm if self._style is not None else 120)
+        beat_end = round(self._clock + fpb)
+        end = min(beat_end, self.position + BLOCK)
+        frames = end - self.position
+        if self._style is not None and not self._context_pending:
+            self._advance_glide(frames)
+            style = self._style
+            if at_beat and self._beat == 0:
+                self._start_bar(style)
+            else:
+                self._replan()
+            last = end == beat_end  # an event rounding onto the next beat plays in the last block
+            self._play(style, fpb, beat_start, self.position - beat_start, frames, last)
+        block = self.desk.mix(self.position, frames, self._levels())
+        self._out = np.concatenate([self._out, block]) if len(self._out) else block
+        self.position = end
+        if end == beat_end:
+            self._clock += fpb
+            self._beat = (self._beat + 1) % BEATS
+            self._bar += self._beat == 0
+
+    def _levels(self) -> mixer.Levels:
+        """The desk's settings for this block: mutes as bus gains, the style's space and grit."""
+        cfg, style = self.config, self._style
+        buses = (
+            0.0 if cfg.mute_drums else 1.0,
+            0.0 if cfg.mute_bass else 1.0,
+            0.0 if cfg.only_bass_and_drums else 1.0,
+        )
+        if style is None:
+            return mixer.Levels(buses=buses)
+        return mixer.Levels(
+            buses=buses,
+            wet=0.5 * style["space"],
+            drive=style["drive"],
+            texture=0.05 * style["texture"],
+            colour=voices._q(self._brightness(style), 8),
+        )
+
+    def _brightness(self, style: Style) -> float:
+        cfg = self.config
+        return float(cfg.brightness if cfg.brightness is not None else style["brightness"])
 
     def _tone(self, style: Style, fpb: float) -> instruments.Tone:
-        cfg = self.config
-        only = cfg.only_bass_and_drums
-        brightness = cfg.brightness if cfg.brightness is not None else style["brightness"]
+        """The sound of the notes starting in this block (the mutes act on the desk)."""
         return instruments.Tone(
-            brightness=float(brightness),
+            brightness=self._brightness(style),
             bass_tone=style["bass_tone"],
             pad_tone=style["pad_tone"],
             lead_tone=style["lead_tone"],
             acoustic=style["acoustic"],
             frames_per_beat=fpb,
-            drums=0.0 if cfg.mute_drums else 0.5 + 0.5 * style["drums"],
-            bass=0.0 if cfg.mute_bass else 0.5 + 0.5 * style["bass"],
-            pads=0.0 if only else 0.3 + 0.7 * style["pads"],
-            lead=0.0 if only else 0.3 + 0.7 * style["lead"],
-            texture=0.0 if only else style["texture"],
-            vocal=cfg.mode == "VOCALIZATION",
+            drums=0.5 + 0.5 * style["drums"],
+            bass=0.5 + 0.5 * style["bass"],
+            pads=0.3 + 0.7 * style["pads"],
+            lead=0.3 + 0.7 * style["lead"],
+            texture=style["texture"],
+            vocal=self.config.mode == "VOCALIZATION",
+            sub=not self.config.mute_bass,
         )
 
-    def _play_beat(self, style: Style, fpb: float, head: int, frames: int) -> None:
-        """Write this beat's sounding events and the texture onto the canvas."""
+    def _play(
+        self, style: Style, fpb: float, beat_start: int, lo: int, frames: int, last: bool
+    ) -> None:
+        """Write the notes starting in frames ``lo..lo+frames`` of this beat onto the desk."""
         tone = self._tone(style, fpb)
         density = self._controls().density
-        levels = {"bass": tone.bass, "pad": tone.pads, "lead": tone.lead}
+        hi = lo + frames
         for event in self._events:
             if not (self._beat <= event.start < self._beat + 1):
                 continue
-            if levels.get(event.layer, tone.drums) <= 0 or not event.sounds(density):
+            offset = round((event.start - self._beat) * fpb)
+            if offset < lo or (offset >= hi and not last) or not event.sounds(density):
                 continue
-            offset = head + round((event.start - self._beat) * fpb)
-            sound = instruments.render(event, tone)
-            end = min(offset + len(sound), len(self._canvas))
-            self._extent = max(self._extent, end)
-            self._canvas[offset:end] += sound[: end - offset]
             send = instruments.SENDS.get(event.layer, 0.0)
-            if send:
-                self._send[offset:end] += sound[: end - offset, 0] * np.float32(send)
-        if tone.texture > 0:
-            bright_q = voices._q(tone.brightness, 8)
-            air = voices.texture(bright_q, self.position, frames)
-            # A slow swell (8 s period), ramped across the beat so the level never jumps.
-            ends = (self.position, self.position + frames)
-            start, stop = (0.7 + 0.3 * float(np.sin(2 * np.pi * p / (8 * SR))) for p in ends)
-            ramp = np.linspace(start, stop, frames, dtype=np.float32)[:, None]
-            ramp = ramp * np.float32(0.05 * tone.texture)
-            self._canvas[head : head + frames] += air * ramp
-            self._extent = max(self._extent, head + frames)
+            self.desk.add(event.layer, beat_start + offset, instruments.render(event, tone), send)
 
     # --- status ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -348,6 +386,7 @@ class Synth:
             "groove": self._phrase.groove if self._phrase else None,
             "bassline": self._phrase.bassline if self._phrase else None,
             "position_s": round(self.position / SR, 3),
+            "quantize": self.quantize,
         }
 
 
@@ -357,13 +396,15 @@ class SynthEngine:
     name = "synth"
 
     def __init__(
-        self, chunk_seconds: float = 2.0, seed: int | None = None, bar_resets: bool = False
+        self,
+        chunk_seconds: float = DEFAULT_CHUNK,
+        seed: int | None = None,
+        quantize: Quantize = "beat",
     ) -> None:
         if not 0.05 <= chunk_seconds <= 10.0:
             raise ValueError(f"chunk_seconds must be in 0.05..10 (got {chunk_seconds})")
         self.chunk_frames = round(chunk_seconds * SR)
-        self.synth = Synth(seed)
-        self.synth.bar_resets = bar_resets
+        self.synth = Synth(seed, quantize)
         self.state = PlayState.STOPPED  # moved only by the one table (core/playback)
         self.started = False
         self.closed = False
@@ -412,7 +453,7 @@ class SynthEngine:
             "prompts": [{"text": p.text, "weight": p.weight} for p in synth.prompts],
             "seed": synth.seed,
             "bpm": synth.bpm,
-            "grid": synth.grid(synth.emitted - len(samples), len(samples)),
+            "grid": synth.grid(synth.first, len(samples)),
         }
         return AudioChunk(samples=samples, meta=meta)
 
@@ -440,6 +481,9 @@ class SynthEngine:
     async def close(self) -> None:
         self.closed = True
         self._wake.set()
+
+    def on_news(self, callback: Callable[[], None]) -> None:
+        """The embedded engine filters nothing: it never has news for the daemon."""
 
     def status(self) -> dict[str, Any]:
         return {

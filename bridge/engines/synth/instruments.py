@@ -34,6 +34,7 @@ class Tone:
     lead: float
     texture: float
     vocal: bool = False
+    sub: bool = True  # the kick keeps its sub (False while the bass is muted)
 
 
 # Reverb send per layer (the rest stays dry).
@@ -55,7 +56,7 @@ def drum(event: Event, tone: Tone) -> F32:
     bright_q = voices._q(b, 8)
     ac_q = voices._q(tone.acoustic, 8)
     if event.layer == "kick":
-        sample = voices.kick(event.pitch, ac_q, bright_q, tone.bass <= 0)
+        sample = voices.kick(event.pitch, ac_q, bright_q, not tone.sub)
     elif event.layer == "snare":
         sample = voices.snare(event.pitch, ac_q, bright_q)
     elif event.layer in ("hat", "open_hat"):

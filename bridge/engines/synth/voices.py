@@ -9,8 +9,9 @@ small core:
 * Drum sounds are synthesised once per kit setting and cached; a hit is a scaled add.
 * The texture is a *periodic* noise loop (shaped in the frequency domain, so it loops
   without a seam) read at the absolute stream position.
-* The reverb is a block FFT convolution with overlap-add; the limiter rides the gain per
-  block and ends in a soft knee, so no sample ever reaches full scale.
+* The reverb is a uniformly partitioned FFT convolution (cost proportional to the audio,
+  whatever the block length); the limiter rides the gain per block and ends in a soft
+  knee, so no sample ever reaches full scale.
 
 State that must survive chunk boundaries (reverb tail, limiter gain) lives in small
 classes; the rest are pure functions of their arguments.
@@ -250,33 +251,68 @@ def _impulse() -> npt.NDArray[np.float64]:
     return ir / np.sqrt((ir**2).sum() / 2)
 
 
-@lru_cache(maxsize=8)
-def _impulse_spectrum(size: int) -> npt.NDArray[np.complex64]:
-    return np.fft.rfft(_impulse(), size, axis=0).astype(np.complex64)
+REVERB_PART = 2048  # frames per partition: also the reverb's pre-delay (43 ms, like a plate's)
+
+
+@lru_cache(maxsize=1)
+def _partitions() -> npt.NDArray[np.complex64]:
+    """The impulse cut into ``REVERB_PART``-frame pieces, each as a ``2 * PART`` spectrum."""
+    count = -(-IR_FRAMES // REVERB_PART)
+    ir = np.zeros((count * REVERB_PART, 2))
+    ir[:IR_FRAMES] = _impulse()
+    pieces = ir.reshape(count, REVERB_PART, 2)
+    spectra = np.fft.rfft(pieces, 2 * REVERB_PART, axis=1).astype(np.complex64)
+    # [bin, partition, channel]: one small matrix product per bin is the fastest sum here
+    return np.ascontiguousarray(spectra.transpose(1, 0, 2))
 
 
 class Reverb:
-    """Block FFT convolution of a mono send with the stereo impulse; keeps its tail."""
+    """Uniformly partitioned FFT convolution of a mono send with the stereo impulse.
+
+    The send is cut into fixed ``REVERB_PART``-frame partitions on the stream's own grid
+    (overlap-save, a delay line of partition spectra), so the wet signal is the same
+    whatever lengths ``process`` is called with, and each call costs in proportion to its
+    length: the engine can render short blocks. The price is a pre-delay of one
+    partition, which a room has anyway.
+    """
 
     def __init__(self) -> None:
-        self.tail = np.zeros((0, 2))
+        self.reset()
 
     def reset(self) -> None:
-        self.tail = np.zeros((0, 2))
+        bins, count, _ = _partitions().shape
+        # The delay line of input spectra, stored twice over so that the newest ``count``
+        # are always one contiguous window, newest first: no shifting per partition.
+        self._fdl = np.zeros((bins, 1, 2 * count), dtype=np.complex64)
+        self._head = 0
+        self._prev = np.zeros(REVERB_PART, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)  # send not yet a whole partition
+        self._ready = np.zeros((REVERB_PART, 2), dtype=np.float32)  # the pre-delay
 
     def process(self, send: F32) -> F32:
         n = len(send)
-        size = 1 << int(np.ceil(np.log2(n + IR_FRAMES)))
-        spec = np.fft.rfft(send.astype(np.float32), size)[:, None]  # float32 FFTs: twice as fast
-        wet = np.fft.irfft(spec * _impulse_spectrum(size), size, axis=0)
-        wet = wet[: n + IR_FRAMES]
-        m = min(len(self.tail), len(wet))
-        wet[:m] += self.tail[:m]
-        if len(self.tail) > m:  # a very short block: keep the rest of the old tail too
-            wet = np.concatenate([wet, self.tail[m:]])
-        self.tail = wet[n:]
-        out: F32 = wet[:n].astype(np.float32)
+        pending = np.concatenate([self._pending, send.astype(np.float32)])
+        parts = [self._ready]
+        whole = len(pending) // REVERB_PART * REVERB_PART
+        for start in range(0, whole, REVERB_PART):
+            parts.append(self._partition(pending[start : start + REVERB_PART]))
+        self._pending = pending[whole:]
+        ready = np.concatenate(parts) if len(parts) > 1 else self._ready
+        out: F32 = ready[:n]
+        self._ready = ready[n:]
         return out
+
+    def _partition(self, block: F32) -> F32:
+        """The wet output one partition later: the delay line times the impulse pieces."""
+        spec = np.fft.rfft(np.concatenate([self._prev, block]))
+        self._prev = block
+        h = _partitions()
+        count = h.shape[1]
+        self._head = (self._head - 1) % count
+        self._fdl[:, 0, self._head] = self._fdl[:, 0, self._head + count] = spec
+        acc = np.matmul(self._fdl[:, :, self._head : self._head + count], h)[:, 0, :]
+        wet: F32 = np.fft.irfft(acc, 2 * REVERB_PART, axis=0)[REVERB_PART:].astype(np.float32)
+        return wet
 
 
 class Limiter:

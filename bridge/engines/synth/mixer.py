@@ -1,0 +1,137 @@
+"""The embedded engine's mixing desk: buses on a canvas, sends, reverb, drive, limiter. No I/O.
+
+Notes are written whole onto a *canvas* (they ring past the block they start in) on one
+of three buses: drums, bass, music (pads, lead; the texture joins it when mixed). Each
+render block, ``Desk.mix`` reads the block's part of the canvas and mixes it with the
+block's ``Levels``: bus gains (the mutes), reverb send, drive, texture level and colour.
+
+Every level *ramps* from the previous block's value to the new one across the block
+(~43 ms), so a mute cuts even a ringing note, a control moves without zipper noise, and
+no step in any gain makes a click. The ramps sit on the stream's own block grid, so the
+audio does not depend on how it is cut into chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge.engines.synth import voices
+from bridge.engines.synth.voices import F32, SR
+
+CANVAS_S = 9.0  # longest note (6 s + release) + SHIFT_S + one block, with room to spare
+SHIFT_S = 2.0  # move the canvas back once the head passes this point
+MASTER = 0.7
+BUSES = ("drums", "bass", "music")
+BUS_OF = {"bass": 1, "pad": 2, "lead": 2}  # every other layer is a drum
+DRIVE_FLOOR = 0.05  # below this the style's drive is not applied (saves the tanh)
+SWELL_S = 8.0  # period of the texture's slow swell
+
+
+def bus_of(layer: str) -> int:
+    return BUS_OF.get(layer, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """The desk's settings for one block; it ramps to them from the previous block's."""
+
+    buses: tuple[float, float, float] = (1.0, 1.0, 1.0)  # drums, bass, music (0 = muted)
+    wet: float = 0.0  # reverb return gain
+    drive: float = 0.0  # saturation blend
+    texture: float = 0.0  # texture level
+    colour: int = 0  # texture colour (quantised brightness)
+
+
+class Desk:
+    """The canvas of the three buses and their sends, and the per-block mix."""
+
+    def __init__(self) -> None:
+        frames = int(CANVAS_S * SR)
+        # one contiguous canvas per bus: a note is one contiguous add
+        self._canvas = np.zeros((len(BUSES), frames, 2), dtype=np.float32)
+        self._send = np.zeros((len(BUSES), frames), dtype=np.float32)
+        self._reverb = voices.Reverb()
+        self._limiter = voices.Limiter()
+        self.reset()
+
+    def reset(self) -> None:
+        """Silence: no tails, no reverb, the limiter at rest, the stream at frame 0."""
+        self._canvas[:] = 0.0
+        self._send[:] = 0.0
+        self._reverb.reset()
+        self._limiter.reset()
+        self._origin = 0  # absolute frame of canvas index 0
+        self._extent = 0  # canvas frames (from index 0) that may hold sound
+        self._last: Levels | None = None  # the previous block's levels (None: no ramp)
+
+    def add(self, layer: str, frame: int, sound: F32, send: float) -> None:
+        """Write a note's buffer at absolute ``frame``, with ``send`` of it to the reverb."""
+        offset = frame - self._origin
+        end = min(offset + len(sound), self._canvas.shape[1])
+        bus = bus_of(layer)
+        self._canvas[bus, offset:end] += sound[: end - offset]
+        if send:
+            self._send[bus, offset:end] += sound[: end - offset, 0] * np.float32(send)
+        self._extent = max(self._extent, end)
+
+    def mix(self, position: int, frames: int, levels: Levels) -> F32:
+        """The finished stereo block at absolute ``position`` (then the canvas moves on)."""
+        head = position - self._origin
+        last = self._last or levels
+        ramp = np.arange(1, frames + 1, dtype=np.float32) / np.float32(frames)
+
+        def glide(a: float, b: float) -> F32:
+            return np.float32(a) + np.float32(b - a) * ramp
+
+        span = slice(head, head + frames)
+        dry = np.zeros((frames, 2), dtype=np.float32)
+        send = np.zeros(frames, dtype=np.float32)
+        for bus, (a, b) in enumerate(zip(last.buses, levels.buses, strict=True)):
+            if a == b == 0.0:
+                continue  # muted all block long
+            gain = glide(a, b)
+            dry += self._canvas[bus, span] * gain[:, None]
+            send += self._send[bus, span] * gain
+        air = self._texture(position, frames, last, levels, ramp)
+        if air is not None:
+            music = glide(last.buses[2], levels.buses[2])
+            dry += air * (glide(last.texture, levels.texture) * music)[:, None]
+        wet = self._reverb.process(send)
+        mix = (dry + wet * glide(last.wet, levels.wet)[:, None]) * np.float32(MASTER)
+        if max(last.drive, levels.drive) > DRIVE_FLOOR:  # the style's grit: a tanh blend
+            shaped = np.tanh(mix * np.float32(2.0)) * np.float32(0.5)
+            mix = mix + glide(last.drive, levels.drive)[:, None] * (shaped - mix)
+        self._last = levels
+        out = self._limiter.process(mix.astype(np.float32))
+        self._shift(position + frames)
+        return out
+
+    def _texture(
+        self, position: int, frames: int, last: Levels, levels: Levels, ramp: F32
+    ) -> F32 | None:
+        """The air bed under its slow swell, crossfaded when its colour changes."""
+        if last.texture <= 0 and levels.texture <= 0:
+            return None
+        air = voices.texture(levels.colour, position, frames)
+        if last.colour != levels.colour:  # a new colour fades in across the block
+            old = voices.texture(last.colour, position, frames)
+            air = old + (air - old) * ramp[:, None]
+        phase = (position + np.arange(frames)) * (2 * np.pi / (SWELL_S * SR))
+        swell = (0.7 + 0.3 * np.sin(phase)).astype(np.float32)
+        out: F32 = air * swell[:, None]
+        return out
+
+    def _shift(self, position: int) -> None:
+        """Slide the canvas back so the head stays near the start (tails move with it)."""
+        head = position - self._origin
+        if head < SHIFT_S * SR:
+            return
+        used = max(self._extent, head)  # only the written part needs moving
+        self._canvas[:, : used - head] = self._canvas[:, head:used]
+        self._canvas[:, used - head : used] = 0.0
+        self._send[:, : used - head] = self._send[:, head:used]
+        self._send[:, used - head : used] = 0.0
+        self._extent = used - head
+        self._origin = position

@@ -1,0 +1,55 @@
+"""The never-silent options: rig keys, `run` flags (flags win) and the Player's checks."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bridge.audio.player import Player
+from bridge.commands.run import add_rig_arguments, settings_from
+from bridge.errors import ConfigError, DeviceError
+from bridge.rig import parse_rig
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_rig_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_defaults_are_on_with_four_percent_and_twenty_seconds() -> None:
+    """With nothing said, stretching (±4 %) and concealment (up to 20 s) are on."""
+    settings, _ = settings_from(parse())
+    assert (settings.stretch_limit, settings.conceal, settings.conceal_max) == (0.04, True, 20.0)
+
+
+def test_rig_keys_and_flags_flags_winning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The rig file sets them; the command line overrides the rig file."""
+    rig = tmp_path / "rig.toml"
+    rig.write_text("stretch_limit = 0.02\nconceal = false\nconceal_max = 5\n")
+    settings, _ = settings_from(parse("--rig", str(rig)))
+    assert (settings.stretch_limit, settings.conceal, settings.conceal_max) == (0.02, False, 5.0)
+    settings, _ = settings_from(
+        parse("--rig", str(rig), "--stretch-limit", "0", "--conceal-max", "60")
+    )
+    assert (settings.stretch_limit, settings.conceal_max) == (0.0, 60.0)
+    settings, _ = settings_from(parse("--no-conceal"))
+    assert settings.conceal is False
+
+
+def test_out_of_range_values_name_the_key_and_line() -> None:
+    """stretch_limit over 0.1 or a conceal_max of 0 is an error naming key and line."""
+    with pytest.raises(ConfigError) as err:
+        parse_rig("latency = 'low'\nstretch_limit = 0.5\n", "rig.toml")
+    assert "rig.toml:2" in str(err.value) and "stretch_limit" in str(err.value)
+    with pytest.raises(ConfigError, match="conceal_max"):
+        parse_rig("conceal_max = 0\n", "rig.toml")
+
+
+def test_the_player_checks_its_own_arguments() -> None:
+    """Constructed directly, the player rejects the same ranges with its allowed values."""
+    with pytest.raises(DeviceError, match=r"stretch_limit must be in range 0\.\.0\.1"):
+        Player(output="none", stretch_limit=0.2)
+    with pytest.raises(DeviceError, match="conceal_max"):
+        Player(output="none", conceal_max=0.0)
