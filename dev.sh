@@ -42,7 +42,8 @@ case "$cmd" in
         ;;
     test)
         apt_install libportaudio2 jackd2 python3-venv chromium
-        venv "[test]"
+        # the GPL Link extra too: a 0.2 MB wheel (x86-64 and aarch64), so its tests run
+        venv "[test,link]"
         # magenta-rt's own 1.4 MB wheel, without its 1.2 GB of JAX/TFLite dependencies: enough
         # for the test that holds our fake model to the real classes' signatures.
         "$VENV/bin/python" -m pip install -q --no-deps "magenta-rt==2.0.3"

@@ -15,6 +15,8 @@ runs, in order:
 5. never-silent playout (bench/playout.py in simulated time, bench/playout_daemon.py
    through the daemon): silent seconds with adaptive playout and concealment on and off,
    the ratio range, CPU while stretching, volume change to the card;
+7. MIDI clock out (bench/clock_jitter.py): tempo error and interval jitter beside a
+   busy-waiting reference sender, in its own process;
 
 and prints one Markdown table. Process, network, MIDI, audio and file I/O.
 
@@ -58,12 +60,14 @@ class Plan:
     playout_seconds: float = 600.0
     daemon_playout_seconds: float = 150.0
     ear_trials: int = 20
+    clock_seconds: float = 60.0
 
 
 FULL = Plan(sweep_seconds=3.0, audio_seconds=600.0, startup_runs=5, rtf_seconds=60.0,
             core_seconds=2.0)  # fmt: skip
 QUICK = Plan(sweep_seconds=1.5, audio_seconds=60.0, startup_runs=3, rtf_seconds=10.0,
-             core_seconds=1.0, playout_seconds=60.0, ear_trials=5)  # fmt: skip
+             core_seconds=1.0, playout_seconds=60.0, ear_trials=5,
+             clock_seconds=10.0)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,33 @@ def playout_rows(seconds: float, daemon_seconds: float) -> list[Row]:
     return rows
 
 
+def clock_rows(seconds: float) -> list[Row]:
+    text = script("clock_jitter.py", "--seconds", f"{seconds:g}")
+    pattern = r"{}: .*tempo error ([\d.]+) %, interval jitter p50 [\d.]+ ms, p99 ([\d.]+) ms"
+    found = {n: re.search(pattern.format(n), text) for n in ("ours", "reference")}
+    if found["ours"] is None or found["reference"] is None:
+        raise SystemExit(f"clock_jitter.py printed no figures:\n{text}")
+    (tempo, p99), (ref_tempo, ref_p99) = (
+        (float(m.group(1)), float(m.group(2))) for m in (found["ours"], found["reference"])
+    )
+    return [
+        Row(
+            "MIDI clock out: tempo error",
+            f"{tempo:.4f} %",
+            "≤ 0.02 %",
+            tempo <= 0.02,
+            f"{ref_tempo:.4f} % (busy-wait sender)",
+        ),
+        Row(
+            "MIDI clock out: interval jitter p99",
+            f"{p99:.2f} ms",
+            "≤ baseline",
+            p99 <= ref_p99,
+            f"{ref_p99:.2f} ms (busy-wait sender)",
+        ),
+    ]
+
+
 def markdown(rows: list[Row]) -> str:
     header = ["Measure", "PromptBridge", "Target", "", "Baseline bridge"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -305,6 +336,8 @@ def main() -> int:
     rows += engine_rows(plan.rtf_seconds) + core_rows(plan.core_seconds)
     print("6/6 never-silent playout ...", file=sys.stderr, flush=True)
     rows += playout_rows(plan.playout_seconds, plan.daemon_playout_seconds)
+    print("+ MIDI clock out ...", file=sys.stderr, flush=True)
+    rows += clock_rows(plan.clock_seconds)
     print(markdown(rows))
     missed = [r.what for r in rows if r.ok is False]
     elapsed = time.monotonic() - started

@@ -165,8 +165,11 @@ def tempo(samples: npt.ArrayLike, rate: int, lo: float = 60.0, hi: float = 200.0
     octave wide (``hi = 2 * lo``) when the octave is known, as the tests do.
     """
     hop = 128
-    rises = band_rises(samples, rate, hop)
-    fps = rate / hop
+    return tempo_of_rises(band_rises(samples, rate, hop), rate / hop, lo, hi)
+
+
+def tempo_of_rises(rises: Array, fps: float, lo: float = 60.0, hi: float = 200.0) -> float:
+    """``tempo`` from band rises already computed (``band_rises``) at ``fps`` hops/s."""
     acs = []
     for env in rises.T:
         env = np.maximum(env - _smooth(env, int(0.5 * fps) | 1), 0.0)

@@ -10,6 +10,7 @@ Theory of operation (see docs/design)::
       then sleeps until Instrument.next_deadline() or the next input
     _audio_task:   Engine.chunks ─▶ Player.feed, waiting for the player's wake-up when full
     _files_task:   inotify (watchfiles) on the mapping and rig files, or SIGHUP ─▶ reload
+    Sync.run:      the heard grid ─▶ quantizer, MIDI clock out, Link (``bridge.sync``)
 
 Every decision (what to send, which gain, when to save) is the instrument's; the daemon
 only moves values between it and the adapters (``Parts``), so each part stays testable
@@ -60,6 +61,7 @@ from bridge.parts import (
 )
 from bridge.rig import RigSettings, load_rig
 from bridge.state import load_snapshot, save_snapshot
+from bridge.sync import Sync
 
 log = logging.getLogger("promptbridge")
 
@@ -89,7 +91,9 @@ class Daemon:
         self.notifier = notifier or Notifier()
         # an engine that ignores bpm/scale (magenta) must not get a RESET_CONTEXT for them
         outbox = Outbox(interval=outbox_interval, resets=supports_of(parts.engine).resets)
-        self.instrument = Instrument(mapping, rig_gain=settings.gain, outbox=outbox)
+        self.instrument = Instrument(
+            mapping, rig_gain=settings.gain, outbox=outbox, quantize=settings.quantize or "bar"
+        )
         self.counters = Counters()
         self.wire_delay = WireDelay()  # knob-to-wire, for the status (core/share)
         self.on_change: list[Callable[[Change], None]] = []  # observers (demo narration)
@@ -102,6 +106,16 @@ class Daemon:
         self._status_server: Any = None
         self._midi_problem: str | None = None  # why there are no controllers (status page)
         self._osc_server: Any = None
+        self.sync = Sync(
+            self.instrument,
+            parts.player,
+            parts.clock_out,
+            parts.link,
+            settings.link,
+            clock,
+            apply=self.apply,
+            wake=self._wake.set,
+        )
 
     @property
     def mapping(self) -> MappingSet:
@@ -159,6 +173,7 @@ class Daemon:
         if self.parts.status is not None:
             self._status_server = self.parts.status(self.snapshot, self.apply)
             await self._status_server.start()
+        await self.sync.start()
         if self.parts.osc is not None:
             self._osc_server = self.parts.osc(self.snapshot, self.apply, lambda: self.mapping.osc)
             await self._osc_server.start()
@@ -170,6 +185,7 @@ class Daemon:
             asyncio.create_task(self._audio_task(), name="audio"),
             asyncio.create_task(self._files_task(), name="files"),
             asyncio.create_task(self._watchdog_task(), name="watchdog"),
+            asyncio.create_task(self.sync.run(), name="sync"),
             midi,
         ]
         code = await self._until_stopped()
@@ -233,6 +249,7 @@ class Daemon:
             closers.append(self._osc_server.close())
         if self.parts.hub is not None:
             closers.append(self.parts.hub.close())
+        closers += self.sync.closers()
         results = await asyncio.gather(
             *(asyncio.wait_for(c, timeout=1.2) for c in closers), return_exceptions=True
         )
@@ -298,6 +315,7 @@ class Daemon:
     def _fade(self, fade: Fade) -> None:
         """A pause is heard now, without a click; a stop also drops what is buffered."""
         player = self.parts.player
+        self.sync.fade(fade.direction, fade.flush)
         if fade.direction == "in":
             player.fade_in()
             return
@@ -365,6 +383,7 @@ class Daemon:
 
         player.set_wakeup(wake)
         async for chunk in self.parts.engine.chunks():
+            self.sync.fed(chunk)  # before the feed: its first frame is heard after the queue
             player.feed(chunk)
             self.counters.chunks += 1
             if not self._ready:
@@ -491,6 +510,7 @@ class Daemon:
                 "reloads": self.counters.reloads,
                 "reload_errors": self.counters.reload_errors,
             },
+            "sync": self.sync.status(self.clock()),
             "process": process_stats(self.counters.started),
             "osc": self._osc_server.stats() if self._osc_server is not None else None,
         }

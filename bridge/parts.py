@@ -40,6 +40,7 @@ class PlayerLike(Protocol):
     def start_recording(self, path: str | Path) -> None: ...
     def stop_recording(self) -> None: ...
     def set_wakeup(self, callback: Callable[[], None] | None) -> None: ...
+    def delay(self) -> tuple[float, float]: ...
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Parts:
     recorder: Any = None  # bridge.audio.recorder.Recorder, or None
     status: Any = None  # bridge.status.server.StatusServer factory, or None
     osc: Any = None  # bridge.io.osc.OscServer factory, or None
+    clock_out: Any = None  # bridge.io.clock_out.ClockOut, or None
+    link: Any = None  # bridge.io.ableton.LinkSession, or None
 
 
 @dataclass

@@ -55,7 +55,9 @@ class RigSettings(BaseModel):
     record: str | None = None
     autoplay: bool = False
     chunk_seconds: float = Field(default=0.05, ge=0.05, le=4.0)
-    quantize: Literal["beat", "bar"] = "beat"  # synth: where mutes, bpm and scale land
+    # Where hard changes land on the heard grid (bpm, scale, scenes, play/stop: the core's
+    # launch quantization; unset = bar) and the synth's mutes (unset = its next beat).
+    quantize: Literal["bar", "beat", "off"] | None = None
     rotate_after: float = Field(default=500.0, gt=0)
     rotate: bool = True  # false: never rotate sessions (a server of your own has no cap)
     crossfade: float = Field(default=3.0, ge=0)
@@ -65,6 +67,8 @@ class RigSettings(BaseModel):
     osc: str | None = None  # "HOST:PORT": OSC in/out (bridge.io.osc)
     osc_allow: tuple[str, ...] = ()  # hosts/networks allowed off loopback
     osc_clients: tuple[str, ...] = ()  # "HOST:PORT" surfaces always sent feedback
+    clock_out: str | None = None  # MIDI clock to outputs matching this (bridge.io.clock_out)
+    link: Literal["off", "follow", "lead"] = "off"  # Ableton Link ([link] extra, GPL)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     # the magenta engine (bridge.commands.magenta_flags); None = the engine's default

@@ -106,7 +106,7 @@ def main(fd: int, efd: int, spec: str, channel_map: tuple[int, ...], rate: int) 
     except DeviceError as exc:
         _answer({"error": str(exc)})
         os._exit(2)
-    _answer({"ok": asdict(dev), "rate": rate})
+    _answer({"ok": asdict(dev), "rate": rate, "latency": float(stream.latency)})
     threading.Thread(target=_watch_stream, args=(stream,), daemon=True).start()
     sys.stdin.readline()  # "stop", or EOF when the player's process is gone
     stream.stop()

@@ -166,6 +166,7 @@ class DeviceLink:
         self._fence = shm.fence_factory()  # used by the pump thread only
         self._child: DeviceChild | None = None
         self._rate = 0
+        self.latency = 0.0
         self._xruns_before = 0  # xruns counted by children that are gone
         self._progress = (0, time.monotonic())  # (device blocks the child had played, when)
         self.lost = False
@@ -194,6 +195,12 @@ class DeviceLink:
         self._ring.hdr[shm.FLUSH_REQ] += 1
 
     @property
+    def queued(self) -> int:
+        """Frames handed to the device child that it has not played yet."""
+        hdr = self._ring.hdr
+        return max(0, int(hdr[shm.WRITTEN]) - int(hdr[shm.READ]))
+
+    @property
     def child_pid(self) -> int | None:
         """The device process's pid (None while the output is lost)."""
         child = self._child
@@ -212,6 +219,7 @@ class DeviceLink:
         self._child = child
         self._progress = (0, time.monotonic())
         self._rate = int(reply["rate"])
+        self.latency = float(reply.get("latency") or 0.0)  # the device's, as it reports it
         return self._rate, OutputDevice(**reply["ok"])
 
     def start(self) -> None:

@@ -62,7 +62,7 @@ from bridge.audio.devices import (
     list_outputs,
     select_output,
 )
-from bridge.audio.link import ClockSink, DeviceLink, Playout
+from bridge.audio.link import NONE_BLOCK, ClockSink, DeviceLink, Playout
 from bridge.audio.recorder import SampleFormat, WavRecorder
 from bridge.audio.recording import RecordTap
 from bridge.audio.render import Renderer
@@ -390,6 +390,17 @@ class Player:
     @property
     def fade_seconds(self) -> float:
         return self._fade
+
+    def delay(self) -> tuple[float, float]:
+        """(seconds until a stream frame fed now is heard, the device's output latency):
+        the buffer at the playout speed, the frames queued for the device, and the latency
+        the device reports. The heard beat grid (``bridge.sync``) is timed with it."""
+        speed = self._renderer.steering.speed or 1.0
+        ahead = self.fill_seconds / speed
+        link = self._link
+        if link is None or link.lost:  # the clock here renders a block at a time
+            return ahead + NONE_BLOCK / 2 / self.rate, 0.0
+        return ahead + link.queued / self.rate + link.latency, link.latency
 
     @property
     def device_pid(self) -> int | None:

@@ -108,8 +108,9 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
     a(
         "--quantize",
-        choices=["beat", "bar"],
-        help="synth: mutes, bpm, scale land on the next beat or bar",
+        choices=["bar", "beat", "off"],
+        help="bpm, scale, scenes, play/stop land on the heard grid's next bar or beat "
+        "(the synth's mutes too with bar)",
     )
     a("--rotate-after", type=float, help="lyria: open the next session after N seconds")
     a(
@@ -142,6 +143,8 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="send OSC feedback to this surface (repeatable; surfaces may also /register)",
     )
+    a("--clock-out", metavar="PATTERN", help="send MIDI clock to outputs matching PATTERN")
+    a("--link", choices=["off", "follow", "lead"], help="Ableton Link (needs the [link] extra)")
     a("--log-level", choices=["debug", "info", "warning", "error"])
     a("--log-format", choices=["text", "json"])
 
@@ -226,7 +229,9 @@ def make_engine(settings: RigSettings) -> Engine:
         )
     if name == "magenta":
         return create_engine("magenta", **magenta_flags.options(settings))
-    return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=settings.quantize)
+    # the synth's mutes land on its next beat, or bar when quantize = "bar" is asked for
+    quantize = "bar" if settings.quantize == "bar" else "beat"
+    return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=quantize)
 
 
 def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
@@ -255,6 +260,7 @@ def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
     player, recorder = make_parts_audio(settings)
     hub = make_hub(settings, mapping)
     status = make_status_factory(settings) if settings.status else None
+    clock_out, link = make_sync_parts(settings)
     return Parts(
         engine=make_engine(settings),
         player=player,
@@ -262,7 +268,23 @@ def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
         recorder=recorder,
         status=status,
         osc=make_osc_factory(settings) if settings.osc else None,
+        clock_out=clock_out,
+        link=link,
     )
+
+
+def make_sync_parts(settings: RigSettings) -> tuple[Any, Any]:
+    """The MIDI clock sender and the Link peer the settings ask for (or None)."""
+    clock_out = link = None
+    if settings.clock_out:
+        from bridge.io.clock_out import ClockOut
+
+        clock_out = ClockOut(settings.clock_out, settings.midi_api, settings.virtual_port)
+    if settings.link != "off":
+        from bridge.io.ableton import LinkSession
+
+        link = LinkSession()  # DeviceError (how to install the extra) when it is missing
+    return clock_out, link
 
 
 def make_hub(settings: RigSettings, mapping: MappingSet) -> Any:

@@ -32,11 +32,15 @@ Rules
 5. **Status**: ``StatusChanged`` after any input or wire update, at most once per poll.
 6. ``apply`` never raises: a refusal is ``Outcome.refused`` (the status API replies with
    it); a value moved into range is applied and said in ``Outcome.note``.
-7. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
+7. **Launch quantization** (``bridge.core.quantize``): bpm/scale changes, scene recalls,
+   PLAY/STOP and reset wait for the next bar (or beat) of the heard grid, given as data
+   by ``grid(grid)``; ``next_deadline`` wakes the pump then, and they apply there. A tap
+   (the last tap is a downbeat) or a MIDI Start anchors the grid to the performer's beat.
+8. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
    config, playback, scene, space position; texts the file changed are taken; a changed
    ``[space]`` re-places its slots) and re-arming takeover. ``replay()`` is what a fresh
    engine session needs.
-8. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
+9. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
    bypass the Performance and come out of the next ``poll`` first, one ``PlayNote`` each,
    in order, never coalesced (the engine's note conditioning takes them).
 """
@@ -46,10 +50,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bridge.core.grid import Grid
 from bridge.core.mapper import Mapper
 from bridge.core.mapping import NOTE_CHANGES, MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
+from bridge.core.quantize import Mode, Quantizer
 from bridge.core.types import (
     Change,
     ChangeValue,
@@ -159,6 +165,7 @@ class Instrument:
         save_after: float = 1.0,
         outbox: Outbox | None = None,
         performance: Performance | None = None,
+        quantize: Mode = "bar",
     ) -> None:
         self.mapping = mapping
         self.mapper = Mapper(mapping)
@@ -167,6 +174,7 @@ class Instrument:
         self.rig_gain = rig_gain
         self.save_after = save_after
         self.counters = Counters()
+        self.quantizer = Quantizer(quantize)
         self._gain_out: float | None = None  # the gain last emitted (None: never)
         self._recording_out = False  # what the recorder is doing, as far as we know
         self._dirty_since: float | None = None
@@ -177,6 +185,9 @@ class Instrument:
     def midi(self, event: MidiEvent, now: float) -> list[Change]:
         """One MIDI event from any controller; returns the Changes it made (applied)."""
         changes = self.mapper.handle(event, now, self.perf.get)
+        anchor = self.mapper.take_anchor()
+        if anchor is not None:  # a tap or a MIDI Start: the performer's downbeat (rule 7)
+            self.quantizer.set_grid(Grid(anchor[0], now, source=anchor[1]))
         for change in changes:
             if change.target in NOTE_CHANGES:
                 self._notes.append(change)
@@ -186,6 +197,15 @@ class Instrument:
 
     def apply(self, change: Change, now: float) -> Outcome:
         """Apply one Change from any input (MIDI, status API, scenes, autoplay, OSC)."""
+        held = self.quantizer.hold(change, now, self.perf)
+        if held is not None:  # rule 7: applied at the boundary, by poll
+            self.counters.changes += 1
+            self._status_dirty = True
+            wait = held.boundary - now
+            return Outcome(note=f"{change.target}: lands on the grid in {wait:.2f} s")
+        return self._apply_now(change, now)
+
+    def _apply_now(self, change: Change, now: float) -> Outcome:
         reason = self.perf.apply(change, now)
         self.counters.changes += 1
         if reason is not None:
@@ -251,6 +271,9 @@ class Instrument:
     def poll(self, now: float) -> list[Effect]:
         """The effects due at ``now``, in the order they must be performed."""
         perf = self.perf
+        for change in self.quantizer.due(now):
+            self.counters.changes -= 1  # counted once, when it was held
+            self._apply_now(change, now)
         if perf.glides:
             perf.tick(now)
         out: list[Effect] = []
@@ -287,9 +310,26 @@ class Instrument:
     def next_deadline(self) -> float | None:
         """When ``poll`` next has something due without a new input (None: nothing)."""
         times = [t for t in (self.perf.next_deadline(), self.outbox.next_deadline()) if t]
+        held = self.quantizer.next_deadline()
+        if held is not None:
+            times.append(held)
         if self._dirty_since is not None:
             times.append(self._dirty_since + self.save_after)
         return min(times) if times else None
+
+    def grid(
+        self,
+        grid: Grid | None,
+        engine_lead: float = 0.0,
+        output_lead: float = 0.0,
+        on_beats: bool = False,
+    ) -> None:
+        """The heard grid (None: unknown) and how long a change takes to be heard through
+        the engine and through a local fade (rule 7; measured by the daemon); ``on_beats``:
+        the engine applies changes on its own next beat."""
+        self.quantizer.set_grid(grid)
+        self.quantizer.set_leads(engine_lead, output_lead, on_beats)
+        self._status_dirty = True
 
     def current(self, target: str) -> ChangeValue:
         return self.perf.get(target)

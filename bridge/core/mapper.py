@@ -30,6 +30,8 @@ toggles, relative steps and takeover, and avoids re-sending a value the target h
 Handled inside: ``bank`` (switches the bindings in use, re-arms takeover, and is also
 emitted as a Change for status), ``tap_tempo`` and MIDI clock (→ ``config.bpm``), MIDI
 transport when the controller asks for it (start/continue → play, stop → pause).
+A tap that gives a tempo, and a MIDI Start, also mark the performer's downbeat:
+``take_anchor()`` returns it once, as ``(bpm, source)`` at the event's time.
 
 Events whose ``port`` is not a controller's name (the virtual "PromptBridge" input) are
 tried against every controller's bindings, each with its own assembly state.
@@ -100,6 +102,7 @@ class Mapper:
         self._tap = TapTempo()
         self._clocks: dict[str, ClockTempo] = {}
         self._sent: dict[tuple[str, str, int, int], int] = {}
+        self._anchor: tuple[float, str] | None = None
 
     def _controller(self, spec: ControllerSpec) -> _Controller:
         mine = [b for b in self.mapping.bindings if b.controller == spec.name]
@@ -282,6 +285,8 @@ class Mapper:
             return
         if target == "tap_tempo":
             bpm = self._tap.tap(now)
+            if bpm is not None:
+                self._anchor = (float(bpm), "tap")  # the last tap is a downbeat
             if bpm is not None and bpm != current("config.bpm"):
                 out.append(Change("config.bpm", bpm, source=b.label))
             return
@@ -305,6 +310,9 @@ class Mapper:
                     out.append(Change("config.bpm", bpm, source=label))
             return
         if event.kind == "start" and event.port in self._clocks:
+            bpm = self._clocks[event.port].bpm
+            if bpm is not None:
+                self._anchor = (float(bpm), "midi clock")  # Start is the clock's downbeat
             self._clocks[event.port].reset()
         if any(c.spec.transport for c in ctrls):
             # MIDI's own meaning: Start plays from the top (a fresh context, on the DJ's
@@ -313,6 +321,11 @@ class Mapper:
                 out.append(Change("playback", "reset", source=label))
             action = "stop" if event.kind == "stop" else "play"
             out.append(Change("playback", action, source=label))
+
+    def take_anchor(self) -> tuple[float, str] | None:
+        """The downbeat the last event marked (tap, MIDI Start) as (bpm, source), once."""
+        anchor, self._anchor = self._anchor, None
+        return anchor
 
     # --- state -----------------------------------------------------------------------
     def rearm(self) -> None:

@@ -18,6 +18,11 @@ heard as soon as the next block:
 * bpm and scale only when a context starts: at the first PLAY, STOP then PLAY, or
   RESET_CONTEXT, exactly like the real model.
 
+It knows its beat grid exactly and says so: every chunk's ``meta["grid"]`` lists the
+contexts sounding in it as ``[frame offset of the context's downbeat from the chunk's
+first frame, bpm]`` (bars of ``BEATS`` beats), the last one governing the chunk's end
+(the daemon times it to the sound card: ``bridge.sync``).
+
 ``SynthEngine`` wraps it in the Engine interface: playback state (PLAY/PAUSE/STOP),
 an async ``chunks()`` stream generated on demand with the DSP in ``asyncio.to_thread``,
 and a synchronous ``render_chunk()`` for offline rendering and benchmarks.
@@ -112,6 +117,8 @@ class Synth:
         self._planned: tuple[Controls, Style] | None = None  # what the bar was planned with
         self._events: tuple[Event, ...] = ()
         self._context_pending = True
+        self.contexts: list[tuple[int, int]] = []  # (first frame, bpm), newest last
+        self.first = 0  # the stream frame of the last rendered chunk's first frame
         self.bpm = 120  # of the current context (bpm/scale change only with a new context)
         self.tonic = 0
         self.minor = False
@@ -169,6 +176,7 @@ class Synth:
         self.desk.reset()
         self._out = np.zeros((0, 2), dtype=np.float32)
         self.position = 0  # a stopped stream starts again from nothing: bit-identical
+        self.contexts = []
         self._clock = 0.0
         self._style = None
         self._reset_due = False
@@ -190,6 +198,7 @@ class Synth:
             return
         self.bpm = self.config.bpm or round(style["tempo"])
         self.tonic, self.minor = self._key(style)
+        self.contexts = [*self.contexts[-3:], (self.position, self.bpm)]
 
     def _key(self, style: Style) -> tuple[int, bool]:
         """(tonic pitch class, minor?) from config.scale, else from the style (seeded if flat)."""
@@ -215,9 +224,18 @@ class Synth:
         self._take_updates()  # a STOP drops even what is rendered ahead
         while len(self._out) < frames:
             self._render_block()
+        self.first = self.position - len(self._out)
         out, self._out = self._out[:frames], self._out[frames:]
         self.chunks_rendered += 1
         return out
+
+    def grid(self, first: int, frames: int) -> list[list[int]]:
+        """The contexts sounding in frames ``first..first+frames`` of the stream, as
+        ``[downbeat offset from first, bpm]`` (see the module docstring)."""
+        sounding = [c for c in self.contexts if c[0] < first + frames]
+        before = [c for c in sounding if c[0] <= first][-1:]
+        inside = [c for c in sounding if c[0] > first]
+        return [[start - first, bpm] for start, bpm in before + inside]
 
     def _controls(self) -> Controls:
         cfg = self.config
@@ -435,6 +453,7 @@ class SynthEngine:
             "prompts": [{"text": p.text, "weight": p.weight} for p in synth.prompts],
             "seed": synth.seed,
             "bpm": synth.bpm,
+            "grid": synth.grid(synth.first, len(samples)),
         }
         return AudioChunk(samples=samples, meta=meta)
 
