@@ -7,6 +7,7 @@ bench/clock_jitter.py, where the machine's load can be accounted for).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -92,5 +93,10 @@ def test_clock_transport_and_tempo_reach_a_matching_port(drum_machine: DrumMachi
     assert got.index(CONTINUE) > stop
     # the tempo the machine sees, from the arrival times of 8 bars of ticks
     times = [t for t, b in drum_machine.got[start + 1 : stop] if b == CLOCK]
-    bpm = 60.0 / ((times[-1] - times[0]) / (len(times) - 1) * 24)
+    # The JACK dummy drops a cycle's MIDI when a loaded machine makes it overrun: a gap of
+    # about two intervals is a lost tick, not a slower clock. Counting each gap in planned
+    # intervals keeps a tempo error under 50 % visible (a 4 % slow clock still reads 144).
+    planned = 60.0 / 150.0 / 24
+    ticks = sum(max(1, round((b - a) / planned)) for a, b in itertools.pairwise(times))
+    bpm = 60.0 / ((times[-1] - times[0]) / ticks * 24)
     assert abs(bpm - 150.0) < 1.5, bpm
