@@ -4,6 +4,7 @@ python-osc client, in front of a real Instrument (the daemon's own core)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 import time
@@ -232,11 +233,14 @@ async def test_a_flood_of_ten_thousand_messages_and_random_bytes(rig: Rig) -> No
     assert time.monotonic() - started < 20.0  # thousands a second on a loaded 2-core box
     assert rig.weight(9) == pytest.approx(1.99)  # OSC floats are float32
     rng = random.Random(15)
+    junk_started = time.monotonic()
     for _ in range(500):
         surface.raw(rng.randbytes(rng.randint(0, 200)))
         await asyncio.sleep(0)
     got = await surface.receive(timeout=0.3)
-    assert 1 <= len(errors(got)) <= 40  # the budget: 20 at once, then 20 a second
+    # the budget: 20 at once, then 20 a second (a loaded machine takes longer to send)
+    budget = 20 + 20 * math.ceil(time.monotonic() - junk_started)
+    assert 1 <= len(errors(got)) <= budget
     surface.send("/slot/9/weight", 1.25)
     assert await until(lambda: rig.weight(9) == 1.25)
 
