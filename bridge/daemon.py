@@ -46,7 +46,7 @@ from bridge.core.mapping import MappingSet
 from bridge.core.outbox import Outbox
 from bridge.core.performance import Performance
 from bridge.core.share import WireDelay, bridge_share
-from bridge.core.types import Change, ChangeValue, MidiEvent
+from bridge.core.types import Change, ChangeValue, MidiEvent, SetConfig
 from bridge.engines import supports_of
 from bridge.engines.base import Engine, NoteSink
 from bridge.errors import BridgeError, ConfigError, DeviceError
@@ -291,6 +291,8 @@ class Daemon:
         """Do what one effect says, through the adapter it names."""
         player = self.parts.player
         if isinstance(effect, Send):
+            if isinstance(effect.update, SetConfig):
+                player.set_bpm(effect.update.config.bpm)  # a concealment loop is one bar
             if self._engine_up:  # before that, the replay will carry the state
                 await self.parts.engine.apply(effect.update)
         elif isinstance(effect, PlayNote):

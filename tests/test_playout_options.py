@@ -53,3 +53,17 @@ def test_the_player_checks_its_own_arguments() -> None:
         Player(output="none", stretch_limit=0.2)
     with pytest.raises(DeviceError, match="conceal_max"):
         Player(output="none", conceal_max=0.0)
+
+
+def test_the_loop_tempo_is_the_bpm_given_even_before_start() -> None:
+    """set_bpm before start() is kept (the daemon passes the config's bpm when it replays
+    its state); None hands the loop length back to the measured tempo."""
+    player = Player(output="none")
+    player.set_bpm(128.0)
+    player.start(clock_thread=False)
+    try:
+        assert player.stats()["loop_bpm"] == 128.0
+        player.set_bpm(None)
+        assert player.stats()["loop_bpm"] is None  # nothing measured yet
+    finally:
+        player.close()

@@ -107,6 +107,7 @@ class PlayerStats:
     stretched_seconds: float = 0.0  # played at a ratio other than 1.0
     concealment_episodes: int = 0  # times the stream ran dry and a loop stood in
     concealment_seconds: float = 0.0
+    loop_bpm: float | None = None  # the tempo a concealment loop is cut to (None: 2 s)
 
 
 class Player:
@@ -218,6 +219,7 @@ class Player:
         self._renderer = Renderer(
             capacity, self.rate, self._fade, self._stretch_limit, self._conceal_max
         )
+        self._apply_bpm()
         gain_step = jitter.fade_step(jitter.FADE_SECONDS, self.rate)
         self._stage = OutputStage(self._map, width, self._gain, self._fade_step(), gain_step)
         self._resampler = Resampler(self.rate)
@@ -330,11 +332,14 @@ class Player:
     def set_bpm(self, bpm: float | None) -> None:
         """The tempo of the music (None: measure it from the audio); a loop is one bar."""
         self._bpm = bpm if bpm is None or bpm > 0 else None
-        self._renderer.bpm = self._bpm if self._bpm is not None else self._tempo.bpm
+        self._apply_bpm()
+
+    def _apply_bpm(self) -> None:
+        if hasattr(self, "_renderer"):  # before start() it waits for _allocate
+            self._renderer.bpm = self._bpm if self._bpm is not None else self._tempo.bpm
 
     def _guessed(self, bpm: float | None) -> None:
-        if self._bpm is None:
-            self._renderer.bpm = bpm
+        self._apply_bpm()
 
     @property
     def concealing(self) -> bool:
@@ -434,6 +439,7 @@ class Player:
             stretched_seconds=round(steering.stretched / self.rate, 3),
             concealment_episodes=self._renderer.episodes,
             concealment_seconds=round(self._renderer.concealed / self.rate, 3),
+            loop_bpm=self._renderer.bpm,
         )
 
     def _output_gain(self) -> float:
