@@ -57,7 +57,7 @@ from benchrig import LYRIA_PATH, ROOT, Daemon, daemon_args, free_port, jack_rig,
 BASELINE_REF = "78cc8ff"  # main before the knob-to-ear work: 2 s chunks, 0.3 s low preset
 CONTROLS = ("volume", "brightness", "mute bass")
 WINDOW = 1024  # frames per analysis window (21 ms)
-TIMEOUT = 12.0  # seconds to wait for a change to show (2 s chunks streamed ahead: ~6 s)
+TIMEOUT = 25.0  # seconds to wait for a change (serve: 2 s chunks, 2 ahead, a 1-1.5 s buffer: ~10 s)
 # Targets (issue 16): volume at the device; the engine's answer at 120 bpm.
 TARGETS_MS = {"volume": 20.0, "brightness": 250.0, "mute bass": 600.0}
 MAPPING = """
