@@ -25,13 +25,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import rtmidi
-
 from bridge.core.clock import CLOCK, STOP, ClockPlan, Planned
 from bridge.core.grid import Grid
 from bridge.core.mapping import ControllerSpec
 from bridge.errors import DeviceError
-from bridge.io.midi import OWN_PREFIX, open_client, resolve_api
+from bridge.io.midi import MIDI_ERRORS, OWN_PREFIX, open_output, resolve_api
 
 log = logging.getLogger("promptbridge.clock")
 
@@ -70,7 +68,7 @@ class ClockOut:
             out = self._new_out("virtual")
             try:
                 out.open_virtual_port(VIRTUAL_NAME)
-            except rtmidi.SystemError as exc:
+            except MIDI_ERRORS as exc:
                 raise DeviceError(f"cannot open the virtual clock output: {exc}") from None
             self._ports[VIRTUAL_NAME] = out
         self.refresh()
@@ -82,7 +80,7 @@ class ClockOut:
 
     def _new_out(self, role: str) -> Any:
         """A MidiOut on the MIDI system in use (DeviceError saying why when none answers)."""
-        self.api, out = open_client(self.api, rtmidi.MidiOut, f"{OWN_PREFIX}-clock-{role}"[:60])
+        self.api, out = open_output(self.api, f"{OWN_PREFIX}-clock-{role}"[:60])
         return out
 
     def refresh(self) -> list[str]:
@@ -102,7 +100,7 @@ class ClockOut:
             out = self._new_out("out")
             try:
                 out.open_port(out.get_ports().index(name), name="clock out")
-            except (rtmidi.SystemError, ValueError) as exc:
+            except MIDI_ERRORS as exc:
                 log.warning("cannot open MIDI clock output %s: %s", name, exc)
                 out.delete()
                 continue
@@ -121,7 +119,7 @@ class ClockOut:
         with self._lock:
             ports, self._ports = self._ports, {}
         for out in ports.values():
-            with contextlib.suppress(rtmidi.SystemError, ValueError):
+            with contextlib.suppress(*MIDI_ERRORS):
                 out.send_message([STOP])  # a receiver must not run on without us
                 out.close_port()
             out.delete()
@@ -182,7 +180,7 @@ class ClockOut:
             self.plan.sent(planned)
         actual = self.clock()
         for out in ports:
-            with contextlib.suppress(rtmidi.SystemError, ValueError):
+            with contextlib.suppress(*MIDI_ERRORS):
                 out.send_message([planned.status])
         if planned.status == CLOCK:
             self.sent.append((planned.at, actual))

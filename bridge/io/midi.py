@@ -133,6 +133,16 @@ def open_client(api: str, cls: Any, name: str, **options: Any) -> tuple[str, Any
     raise DeviceError("no MIDI system is available; tried " + "; ".join(reasons))
 
 
+# What another adapter (io/clock_out) needs of rtmidi, so that this module stays its only
+# importer: an output client, and the errors a port may raise.
+MIDI_ERRORS: tuple[type[Exception], ...] = (rtmidi.RtMidiError, ValueError)
+
+
+def open_output(api: str, name: str) -> tuple[str, Any]:
+    """A MidiOut client on the first MIDI system of ``candidates(api)`` that answers."""
+    return open_client(api, rtmidi.MidiOut, name)
+
+
 def controller(
     name: str,
     match: str,
