@@ -244,8 +244,14 @@ def trial(ear: Ear, knobs: Knobs, control: str, change: bool) -> float:
 
 def _undo(rule: Rule) -> Rule:
     """The way back: the opposite direction, judged against the changed sound. A returning
-    bass has gaps between its notes, so the way back need only show for one window."""
-    return Rule(falls=not rule.falls, ratio=1.0 / rule.ratio, hold_s=min(rule.hold_s, 0.02))
+    bass has gaps between its notes, so a rise back need only show for one window; a fall
+    back (brightness) must hold as long as the change did, so the next trial starts from a
+    settled dark mix."""
+    return Rule(
+        falls=not rule.falls,
+        ratio=1.0 / rule.ratio,
+        hold_s=rule.hold_s if not rule.falls else min(rule.hold_s, 0.02),
+    )
 
 
 @dataclass(frozen=True)

@@ -512,6 +512,7 @@ class Daemon:
             },
             "sync": self.sync.status(self.clock()),
             "process": process_stats(self.counters.started),
+            "osc": self._osc_server.stats() if self._osc_server is not None else None,
         }
 
 

@@ -202,6 +202,11 @@ def rig_problems(
         why = status_problem(settings.status, settings.status_token)
         if why:
             add("status", why)
+    if settings.osc is not None:
+        from bridge.io.osc import rig_problems as osc_problems  # pulls in python-osc
+
+        for field, why in osc_problems(settings.osc, settings.osc_allow, settings.osc_clients):
+            add(field, why)
     if settings.record:
         why = record_problem(settings.record)
         if why:

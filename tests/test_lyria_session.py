@@ -25,7 +25,7 @@ from bridge.core.types import (
     SetPrompts,
     WeightedPrompt,
 )
-from bridge.errors import SessionClosed, SessionRejected
+from bridge.errors import LocalProtocolError, SessionClosed, SessionRejected
 from bridge.protocol import codec
 from bridge.protocol import events as ev
 from bridge.protocol.events import Settings
@@ -442,6 +442,15 @@ def test_bad_frames_are_logged_at_most_every_five_seconds_with_a_count():
         "dropped a bad frame from the server: torn (4 more not logged)",
     ]
     assert scene.machine.status()["bad_frames"] == 12
+
+
+def test_misuse_is_a_local_protocol_error():
+    """Feeding something that is not an event, or an update that is not one, is our bug."""
+    scene = Scene()
+    with pytest.raises(LocalProtocolError, match="not a session event: str"):
+        scene.machine.handle("PLAY", 0.0)  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="not an Update: str"):
+        scene.feed(ev.Apply("PLAY"))  # type: ignore[arg-type]
 
 
 def test_shutdown_closes_every_open_session_and_stops_the_clock():

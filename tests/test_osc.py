@@ -318,3 +318,21 @@ async def test_a_surfaces_own_addresses_work_both_ways() -> None:
     finally:
         await rig.server.close()
         surface.sock.close()
+
+
+def test_the_rig_refuses_osc_settings_the_server_would_refuse() -> None:
+    """`check` and `run` say FILE:LINE before anything starts: off loopback without an
+    allow-list, a bad allow-list entry, a bad client address."""
+    from bridge.rig import parse_rig, rig_problems
+
+    text = 'osc = "0.0.0.0:9000"\nosc_clients = ["127.0.0.1:70000"]\n'
+    problems = [str(p) for p in rig_problems(parse_rig(text, "r.toml"), "r.toml", text)]
+    assert problems[0].startswith("r.toml:1: osc: listening on 0.0.0.0 needs osc_allow")
+    assert problems[1].startswith("r.toml:2: osc_clients: address '127.0.0.1:70000'")
+    text = 'osc = "0.0.0.0:9000"\nosc_allow = ["lan"]\n'
+    problems = [str(p) for p in rig_problems(parse_rig(text, "r.toml"), "r.toml", text)]
+    assert problems == [
+        "r.toml:2: osc_allow: 'lan' is not an address or network (e.g. 192.168.1.0/24)"
+    ]
+    fine = 'osc = "0.0.0.0:9000"\nosc_allow = ["192.168.1.0/24"]\n'
+    assert rig_problems(parse_rig(fine, "r.toml"), "r.toml", fine) == []

@@ -175,6 +175,21 @@ def test_an_xy_pad_and_a_relative_encoder_move_the_position() -> None:
     assert perf.slots[2].weight == 1.0
 
 
+def test_a_reload_keeps_the_position_and_places_the_new_points() -> None:
+    """Editing the file's points while playing: the position stays, the weights follow the
+    new geometry at once."""
+    text = (mappings_dir() / "examples" / "space_set.toml").read_text(encoding="utf-8")
+    instrument = Instrument(loads(text, "set.toml"))
+    instrument.apply(Change("space.x", 0.1), 0.0)
+    instrument.apply(Change("space.y", 0.9), 0.0)
+    assert instrument.perf.slots[2].weight == 1.0  # ambient at (0.1, 0.9)
+    moved = text.replace("3 = [0.1, 0.9]     # ambient", "3 = [0.9, 0.1]     # ambient")
+    instrument.reload(loads(moved, "set.toml"), 1.0)
+    assert instrument.perf.position == [0.1, 0.9]
+    assert instrument.perf.slots[2].weight == 0.0  # ambient moved away
+    assert max(s.weight for s in instrument.perf.slots[:8]) == 1.0  # someone is nearest
+
+
 # --- files and check --------------------------------------------------------------------
 def test_the_example_space_set_passes_check() -> None:
     path = mappings_dir() / "examples" / "space_set.toml"

@@ -19,7 +19,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from bridge.config import mappings_dir
-from tests.daemon_helpers import Daemon, free_port
+from tests.daemon_helpers import Daemon, free_port, status
 from tests.faultserver import FaultServer
 from tests.test_faults_daemon import assert_clean_exit, serving, wait_until, wire_prompts
 
@@ -65,14 +65,14 @@ def received(sock: socket.socket, seconds: float) -> dict[str, list[Any]]:
 def test_joystick_and_osc_pad_move_the_space_to_the_model(
     tmp_path: Path, jack_server: Any, virtual_controller: Any
 ) -> None:
-    osc_port = free_udp_port()
+    osc_port, status_port = free_udp_port(), free_port()
     with serving(FaultServer()) as server:
         args = [
             "run", "--engine", "lyria", "--url", server.url, "--mapping", str(SET),
             "--midi-api", "jack", "--midi-in", virtual_controller.name, "--no-virtual-port",
             "--output", "none", "--latency", "low", "--autoplay",
             "--state-file", str(tmp_path / "state.json"),
-            "--status", f"127.0.0.1:{free_port()}", "--osc", f"127.0.0.1:{osc_port}",
+            "--status", f"127.0.0.1:{status_port}", "--osc", f"127.0.0.1:{osc_port}",
         ]  # fmt: skip
         daemon = Daemon(args)
         surface = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -101,6 +101,9 @@ def test_joystick_and_osc_pad_move_the_space_to_the_model(
             osc(surface, osc_port, "/space/x", "far")
             error = ["space.x: position must be a number in 0..1"]
             assert received(surface, 0.5)["/error"] == error
+            snap = status(status_port)
+            assert snap["osc"]["listeners"] == [f"127.0.0.1:{surface.getsockname()[1]}"]
+            assert snap["osc"]["errors"] == 1  # the status page shows surfaces and errors
             assert_clean_exit(daemon)
         finally:
             surface.close()

@@ -94,15 +94,24 @@ class Wsola:
         hops = max(0, -(-(frames - self._queued) // HOP))
         if hops == 0:
             return True
-        last = self._nominal + (hops - 1) * HOP * self.speed
-        need = max(round(last) + TOLERANCE, self._prev + hops * HOP) + WINDOW
+        if not self._started:
+            need = (hops - 1) * HOP + WINDOW
+        elif self._exact():  # no search: only the next frames themselves are needed
+            need = self._prev + hops * HOP + WINDOW
+        else:
+            last = self._nominal + (hops - 1) * HOP * self.speed
+            need = max(round(last) + TOLERANCE, self._prev + hops * HOP) + WINDOW
         return need <= self._len + source_fill
+
+    def _exact(self) -> bool:
+        """At exactly 1.0 with the continuation in reach: the next frame follows on."""
+        return self.speed == 1.0 and abs(round(self._nominal) - self._prev - HOP) <= TOLERANCE
 
     # --- one output hop ---------------------------------------------------------------
     def _step(self, source: Source) -> bool:
         """Overlap-add one more frame; False when the input ran dry (nothing consumed)."""
         follow = self._prev + HOP
-        exact = self.speed == 1.0 and abs(round(self._nominal) - follow) <= TOLERANCE
+        exact = self._exact()
         if not self._started:
             at = 0
         elif exact:

@@ -22,7 +22,7 @@ from bridge.core.mapping import MappingSet
 from bridge.daemon import Daemon, Parts, check_engine
 from bridge.engines import create_engine
 from bridge.engines.base import Engine
-from bridge.errors import ConfigError, SecretError
+from bridge.errors import ConfigError, Problem, SecretError
 from bridge.rig import RigSettings, mapping_refs, merge, parse_rig, read_rig_text, rig_problems
 
 log = logging.getLogger("promptbridge")
@@ -316,16 +316,13 @@ def make_status_factory(settings: RigSettings) -> Any:
 
 def make_osc_factory(settings: RigSettings) -> Any:
     """The OSC server the daemon starts beside the status server (``osc = "HOST:PORT"``)."""
-    from bridge.io.osc import OscServer, parse_allow
+    from bridge.io.osc import OscServer, rig_problems
     from bridge.status.server import parse_address
 
-    try:
-        host, port = parse_address(settings.osc or "")
-        for client in settings.osc_clients:
-            parse_address(client)
-    except ValueError as exc:
-        raise ConfigError(f"osc: {exc}".replace("status address", "address")) from None
-    parse_allow(settings.osc_allow)  # a bad entry is a ConfigError before anything starts
+    problems = rig_problems(settings.osc or "", settings.osc_allow, settings.osc_clients)
+    if problems:  # settings_from has said so already; parts built without it still refuse
+        raise ConfigError([Problem("rig", None, key, why) for key, why in problems])
+    host, port = parse_address(settings.osc or "")
 
     def factory(snapshot: Any, control: Any, bindings: Any) -> Any:
         return OscServer(

@@ -37,9 +37,10 @@ Rules
    by ``grid(grid)``; ``next_deadline`` wakes the pump then, and they apply there. A tap
    (the last tap is a downbeat) or a MIDI Start anchors the grid to the performer's beat.
 8. ``reload(mapping, now)`` swaps the mapping, carrying the running state over (weights,
-   config, playback, scene; texts the file changed are taken) and re-arming takeover.
-   ``replay()`` is what a fresh engine session needs.
-8. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
+   config, playback, scene, space position; texts the file changed are taken; a changed
+   ``[space]`` re-places its slots) and re-arming takeover. ``replay()`` is what a fresh
+   engine session needs.
+9. **Keys and pads** (``notes``/``drums`` bindings) are events, not state: their Changes
    bypass the Performance and come out of the next ``poll`` first, one ``PlayNote`` each,
    in order, never coalesced (the engine's note conditioning takes them).
 """
@@ -247,10 +248,13 @@ class Instrument:
         """Swap in a new mapping, keeping the running state (rule 7)."""
         snapshot = carry_over(self.perf.snapshot(), self.mapping.performance, mapping.performance)
         recording = self.perf.recording
+        moved = mapping.performance.space != self.mapping.performance.space
         self.mapping = mapping
         self.mapper = Mapper(mapping)
         self.perf = Performance(mapping.performance)
         self.perf.restore(snapshot)
+        if moved:
+            self.perf.place()  # a new geometry: the placed slots follow it, not the old mix
         self.perf.recording = recording
         self.mapper.rearm()
         self.outbox.sync(self.perf, now)  # next_deadline must see the new set at once
@@ -272,8 +276,10 @@ class Instrument:
             self._apply_now(change, now)
         if perf.glides:
             perf.tick(now)
-        out: list[Effect] = [PlayNote(change) for change in self._notes]
-        self._notes.clear()
+        out: list[Effect] = []
+        if self._notes:
+            out.extend(PlayNote(change) for change in self._notes)
+            self._notes.clear()
         updates = self.outbox.step(perf, now)
         if updates:
             self._sends(updates, out)

@@ -77,6 +77,8 @@ class Outbox:
         self.reset_interval = reset_interval
         self.resets = frozenset(resets)  # the config fields that need RESET_CONTEXT
         self._reset_fields = tuple(sorted(resets))
+        self._ctx_for: GenerationConfig | None = None
+        self._ctx: tuple[object, ...] = ()
         self.stats = OutboxStats()
         # what the performance wants
         self._prompts: tuple[WeightedPrompt, ...] = ()
@@ -180,8 +182,12 @@ class Outbox:
 
     # --- rules -----------------------------------------------------------------------
     def _context_of(self, config: GenerationConfig) -> tuple[object, ...]:
-        """The config fields that only change with a new context (rule 5)."""
-        return tuple(getattr(config, name) for name in self._reset_fields)
+        """The config fields that only change with a new context (rule 5). Asked on every
+        poll; configs are immutable, so the answer is kept for the last one asked about."""
+        if config is not self._ctx_for:
+            self._ctx_for = config
+            self._ctx = tuple(getattr(config, name) for name in self._reset_fields)
+        return self._ctx
 
     def _prompt_due(self, now: float) -> bool:
         # the clock first: during a knob storm most polls fall inside the interval

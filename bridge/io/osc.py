@@ -65,6 +65,31 @@ def parse_allow(entries: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddres
     return networks
 
 
+def rig_problems(
+    address: str, allow: Sequence[str], clients: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(rig key, why) for OSC settings the server would refuse: checked by ``run`` before
+    anything starts and by ``check`` on a rig file."""
+    problems: list[tuple[str, str]] = []
+    try:
+        host, _ = parse_address(address)
+        if not is_loopback(host) and not allow:
+            why = f"listening on {host} needs osc_allow (hosts or networks), or use 127.0.0.1"
+            problems.append(("osc", why))
+    except ValueError as exc:
+        problems.append(("osc", str(exc).replace("status address", "address")))
+    try:
+        parse_allow(allow)
+    except ConfigError as exc:
+        problems.append(("osc_allow", str(exc).removeprefix("osc_allow: ")))
+    for client in clients:
+        try:
+            parse_address(client)
+        except ValueError as exc:
+            problems.append(("osc_clients", str(exc).replace("status address", "address")))
+    return problems
+
+
 def encode(address: str, args: Sequence[Any]) -> bytes:
     """One OSC message as a datagram (None → nil, bool → T/F, as python-osc infers)."""
     builder = OscMessageBuilder(address)
@@ -190,6 +215,14 @@ class OscServer:
     def notify(self) -> None:
         """The state changed: push feedback soon (at most every ``push_interval``)."""
         self._changed.set()
+
+    def stats(self) -> dict[str, Any]:
+        """What the status shows: the address, who gets feedback, the counts."""
+        return {
+            "address": f"udp://{self.host}:{self.port}",
+            "listeners": [f"{host}:{port}" for host, port in self.listeners],
+            **self.counters,
+        }
 
     # --- in --------------------------------------------------------------------------
     def received(self, data: bytes, sender: tuple[str, int]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from bridge.core.playback import PlayState, after
 from bridge.core.types import Control, Playback, SetConfig, SetPrompts, Update, WeightedPrompt
+from bridge.errors import LocalProtocolError
 from bridge.protocol import codec
 
 
@@ -50,7 +51,7 @@ class WireState:
         if isinstance(update, Control):
             self.play = after(self.play, Playback(update.action))
             return "control", codec.encode_update(update)
-        raise TypeError(f"not an Update: {type(update).__name__}")
+        raise LocalProtocolError(f"not an Update: {type(update).__name__}")
 
     def filter(self, text: str, reason: str) -> bool:
         """The server filtered ``text``: leave it out from now on. True if it is news."""

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bridge.errors import BridgeError, SessionClosed, SessionRejected
+from bridge.errors import BridgeError, LocalProtocolError, SessionClosed, SessionRejected
 from bridge.protocol import backoff, codec
 from bridge.protocol import events as ev
 from bridge.protocol.events import Settings
@@ -130,8 +130,11 @@ class SessionMachine:
     # --- the API -------------------------------------------------------------------------
     def handle(self, event: ev.Event, now: float) -> list[ev.Action]:
         """Feed one event at time ``now``; returns the actions to perform, in order."""
+        handler = _HANDLERS.get(type(event))
+        if handler is None:  # the engine's bug, not the peer's
+            raise LocalProtocolError(f"not a session event: {type(event).__name__}")
         self._out = []
-        _HANDLERS[type(event)](self, event, now)
+        handler(self, event, now)
         timers = self._settle(now) if self.failure is None and not self._shut else {}
         deadline = min(timers.values(), default=None) if self._began else None
         if deadline != self._wake:
