@@ -21,6 +21,7 @@ import pytest
 
 from bridge.config import loads
 from bridge.core.grid import Grid
+from bridge.core.quantize import ON_BEATS_EARLY
 from bridge.daemon import Daemon, Parts
 from bridge.engines import create_engine
 from bridge.rig import RigSettings
@@ -74,7 +75,7 @@ def _daemon(mode: str) -> Daemon:
 
     settings = RigSettings(link=mode, autoplay=True)  # type: ignore[arg-type]
     parts = Parts(
-        engine=create_engine("synth", chunk_seconds=0.25, bar_resets=True),
+        engine=create_engine("synth", chunk_seconds=0.05),
         player=Player(output="none", latency="low"),
         link=LinkSession(),
     )
@@ -109,7 +110,9 @@ def test_inside_follow_sets_bpm_from_a_peer_on_a_bar() -> None:
         assert grid is not None
         await _until(lambda: daemon.perf.config.bpm == 126, 10)
         applied = time.monotonic()
-        lead = daemon.instrument.quantizer.engine_lead
+        quantizer = daemon.instrument.quantizer
+        early = grid.beat_seconds * ON_BEATS_EARLY if quantizer.on_beats else 0.0  # synth
+        lead = quantizer.engine_lead + early
         snap = daemon.snapshot()
         daemon.stop()
         await task
@@ -123,7 +126,8 @@ def test_inside_follow_sets_bpm_from_a_peer_on_a_bar() -> None:
     # released at (bar - lead): heard on a bar of the grid heard before the change
     beats_off = grid.beats(applied + lead) % 4
     seconds_off = min(beats_off, 4 - beats_off) * grid.beat_seconds
-    assert seconds_off < 0.03, f"heard {seconds_off * 1000:.0f} ms off a bar line"
+    # the lead follows the buffer in 50 ms chunks, and we poll: a chunk's worth of slack
+    assert seconds_off < 0.06, f"heard {seconds_off * 1000:.0f} ms off a bar line"
 
 
 def test_inside_lead_publishes_the_heard_tempo_and_phase() -> None:

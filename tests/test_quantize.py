@@ -242,10 +242,10 @@ def test_unknown_mode_is_refused() -> None:
 
 
 def test_an_engine_landing_on_its_beats_gets_changes_half_a_beat_early() -> None:
-    """The embedded engine applies a reset on its next beat: released at bar - lead - ½
+    """The embedded engine applies a reset on its next beat: released at bar - lead - 0.7
     beat, its next beat is the bar."""
     d = driver()
     d.instrument.grid(GRID, engine_lead=0.4, on_beats=True)
     d.feed(Change("config.bpm", 100), now=0.3)
     out = sends(d.advance(3.0))
-    assert out[0][0] == pytest.approx(2.0 - 0.4 - 0.25)
+    assert out[0][0] == pytest.approx(2.0 - 0.4 - 0.7 * 0.5)

@@ -24,8 +24,9 @@ Rules
    latency). The daemon measures both (``bridge.sync``) and updates them as its buffer
    fills and drains (``set_leads``: what waits keeps its boundary, its release moves). An
    engine that applies a change on its own *next beat* (the embedded one, ``on_beats``)
-   gets it half a beat earlier still, so that its next beat is the boundary and not the
-   beat after (it must render in chunks shorter than half a beat: 0.05 s by default).
+   gets it ``ON_BEATS_EARLY`` (0.7) of a beat earlier still, so that its next beat is the
+   boundary and not the beat after: a busy loop only ever releases late, so most of the
+   slack is on that side (it must render in chunks shorter than 0.3 beat: 0.05 s).
 4. **Coalescing**: a held change replaces an earlier held change of the same target
    (a bpm knob swept across a bar lands once, at its final value); playback actions
    are never coalesced, like the Outbox's controls.
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 Mode = Literal["bar", "beat", "off"]
 MODES: tuple[str, ...] = get_args(Mode)
 MIN_CONFIDENCE = 0.5
+ON_BEATS_EARLY = 0.7  # of a beat: see rule 3
 _CONFIG = frozenset({"config.bpm", "config.scale"})
 _WAITING_ACTIONS = frozenset({Playback.PLAY, Playback.STOP, Playback.RESET_CONTEXT})
 
@@ -127,8 +129,10 @@ class Quantizer:
     def _lead(self, local: bool) -> float:
         if local:
             return self.output_lead
-        half = self.grid.beat_seconds / 2 if self.on_beats and self.grid is not None else 0.0
-        return self.engine_lead + half
+        early = 0.0
+        if self.on_beats and self.grid is not None:
+            early = self.grid.beat_seconds * ON_BEATS_EARLY
+        return self.engine_lead + early
 
     def hold(self, change: Change, now: float, perf: Performance) -> Held | None:
         """Keep ``change`` for its boundary, or None when it passes at once (rules 1-5:

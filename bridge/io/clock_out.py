@@ -29,7 +29,7 @@ from bridge.core.clock import CLOCK, STOP, ClockPlan, Planned
 from bridge.core.grid import Grid
 from bridge.core.mapping import ControllerSpec
 from bridge.errors import DeviceError
-from bridge.io.midi import OWN_PREFIX, MidiSystemError, open_output, resolve_api
+from bridge.io.midi import MIDI_ERRORS, OWN_PREFIX, open_output, resolve_api
 
 log = logging.getLogger("promptbridge.clock")
 
@@ -58,7 +58,7 @@ class ClockOut:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._ports: dict[str, Any] = {}  # port name → MidiOut
+        self._ports: dict[str, Any] = {}  # port name → rtmidi.MidiOut
         self._thread = threading.Thread(target=self._run, name="midi-clock", daemon=True)
 
     # --- set-up -------------------------------------------------------------------------
@@ -68,7 +68,7 @@ class ClockOut:
             out = self._new_out("virtual")
             try:
                 out.open_virtual_port(VIRTUAL_NAME)
-            except MidiSystemError as exc:
+            except MIDI_ERRORS as exc:
                 raise DeviceError(f"cannot open the virtual clock output: {exc}") from None
             self._ports[VIRTUAL_NAME] = out
         self.refresh()
@@ -100,7 +100,7 @@ class ClockOut:
             out = self._new_out("out")
             try:
                 out.open_port(out.get_ports().index(name), name="clock out")
-            except (MidiSystemError, ValueError) as exc:
+            except MIDI_ERRORS as exc:
                 log.warning("cannot open MIDI clock output %s: %s", name, exc)
                 out.delete()
                 continue
@@ -119,7 +119,7 @@ class ClockOut:
         with self._lock:
             ports, self._ports = self._ports, {}
         for out in ports.values():
-            with contextlib.suppress(MidiSystemError, ValueError):
+            with contextlib.suppress(*MIDI_ERRORS):
                 out.send_message([STOP])  # a receiver must not run on without us
                 out.close_port()
             out.delete()
@@ -180,7 +180,7 @@ class ClockOut:
             self.plan.sent(planned)
         actual = self.clock()
         for out in ports:
-            with contextlib.suppress(MidiSystemError, ValueError):
+            with contextlib.suppress(*MIDI_ERRORS):
                 out.send_message([planned.status])
         if planned.status == CLOCK:
             self.sent.append((planned.at, actual))

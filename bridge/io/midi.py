@@ -118,15 +118,6 @@ def _why(system: str, exc: Exception) -> str:
     return f"ALSA: cannot open the sequencer ({exc}; is this user in the audio group?)"
 
 
-# What an rtmidi call raises, for the other MIDI senders (the clock) that go through here.
-MidiSystemError = rtmidi.SystemError
-
-
-def open_output(api: str, name: str) -> tuple[str, Any]:
-    """An rtmidi output client (see ``open_client``): the clock sender's way in."""
-    return open_client(api, rtmidi.MidiOut, name)
-
-
 def open_client(api: str, cls: Any, name: str, **options: Any) -> tuple[str, Any]:
     """An rtmidi client (``cls`` is MidiIn or MidiOut) on the first MIDI system of
     ``candidates(api)`` that answers: (the system, the client). The libraries' own
@@ -140,6 +131,16 @@ def open_client(api: str, cls: Any, name: str, **options: Any) -> tuple[str, Any
         except rtmidi.SystemError as exc:
             reasons.append(_why(system, exc))
     raise DeviceError("no MIDI system is available; tried " + "; ".join(reasons))
+
+
+# What another adapter (io/clock_out) needs of rtmidi, so that this module stays its only
+# importer: an output client, and the errors a port may raise.
+MIDI_ERRORS: tuple[type[Exception], ...] = (rtmidi.RtMidiError, ValueError)
+
+
+def open_output(api: str, name: str) -> tuple[str, Any]:
+    """A MidiOut client on the first MIDI system of ``candidates(api)`` that answers."""
+    return open_client(api, rtmidi.MidiOut, name)
 
 
 def controller(
