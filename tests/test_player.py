@@ -287,7 +287,8 @@ def test_full_disk_stops_recording_not_playback(tmp_path: Path) -> None:
             player.start_recording("/dev/full")
         feed_seconds(player, sine(440, 0.3))
         assert wait_until(lambda: played_out(player), 5)
-        assert player.stats()["played_seconds"] > 0.25
+        # played on: all but the stretcher's held look-ahead (< 80 ms, see played_out)
+        assert player.stats()["played_seconds"] > 0.3 - 0.08
     finally:
         player.close()
 
