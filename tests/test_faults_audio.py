@@ -57,6 +57,11 @@ def listen(server: JackServer, seconds: float) -> np.ndarray:
     try:
         rec.connect("PortAudio")
         time.sleep(0.3)  # the connection settles
+        # A server that has just restarted may take a moment to run its clients' cycles:
+        # record only once this client's process callback is being called.
+        deadline = time.monotonic() + 5.0
+        while not len(rec.samples()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         rec.clear()
         time.sleep(seconds)
         return rec.samples()
