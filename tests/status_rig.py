@@ -1,4 +1,4 @@
-"""A daemon stand-in for the status server's tests: the real Instrument behind it.
+"""A daemon stand-in for the status and OSC servers' tests: the real Instrument behind it.
 
 ``StandIn.control`` is what ``Daemon.apply`` is to the status server (a Change in, an
 Outcome out, a push to watchers); ``snapshot`` is overridden by each test module with the
@@ -13,7 +13,6 @@ from typing import Any
 from bridge.core.instrument import Instrument, Outcome
 from bridge.core.mapping import MappingSet
 from bridge.core.types import Change
-from bridge.status.server import StatusServer
 
 
 class StandIn:
@@ -23,7 +22,7 @@ class StandIn:
         self.instrument = Instrument(mapping)
         self.perf = self.instrument.perf
         self.applied: list[Change] = []
-        self.server: StatusServer | None = None
+        self.server: Any = None  # a StatusServer or an OscServer: whatever is told to push
 
     def snapshot(self) -> dict[str, Any]:
         return {"performance": self.perf.snapshot()}

@@ -19,10 +19,10 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from bridge.config import load_mapping, mappings_dir
 from bridge.core import oscmap
-from bridge.core.instrument import Instrument, Outcome
 from bridge.core.types import Change
 from bridge.errors import ConfigError
 from bridge.io.osc import OscServer
+from tests.status_rig import StandIn
 
 pytestmark = pytest.mark.anyio
 SET = mappings_dir() / "examples" / "space_set.toml"
@@ -98,25 +98,19 @@ def test_the_reply_budget_limits_error_replies() -> None:
 
 
 # --- the server on loopback ---------------------------------------------------------------
-class Rig:
+class Rig(StandIn):
     """An OscServer in front of a real Instrument, as the daemon wires it."""
 
+    server: OscServer
+
     def __init__(self) -> None:
-        self.instrument = Instrument(load_mapping([SET]))
-        self.server = OscServer("127.0.0.1", 0, self.snapshot, self.apply, push_interval=0.01)
+        super().__init__(load_mapping([SET]))
+        self.server = OscServer("127.0.0.1", 0, self.snapshot, self.control, push_interval=0.01)
         self.surfaces: list[Surface] = []
 
     def surface(self) -> Surface:
         self.surfaces.append(Surface(self.server.port))
         return self.surfaces[-1]
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"performance": self.instrument.perf.snapshot()}
-
-    def apply(self, change: Change) -> Outcome:
-        outcome = self.instrument.apply(change, time.monotonic())
-        self.server.notify()
-        return outcome
 
     def weight(self, number: int) -> float:
         return self.instrument.perf.slots[number - 1].weight
@@ -256,7 +250,7 @@ async def test_feedback_reaches_a_registered_client_without_echo(rig: Rig) -> No
     assert state["/slot/1/weight"] == [1.0] and state["/space/xy"] == [0.75, 0.75]
     assert state["/slot/1/text"] == ["Deep house groove with warm analog bass"]
 
-    rig.apply(Change("config.bpm", 128, source="midi"))  # another input
+    rig.control(Change("config.bpm", 128, source="midi"))  # another input
     got = await surface.receive(until=lambda m: m)
     assert got == [("/config/bpm", [128.0])]
 
@@ -275,7 +269,7 @@ async def test_rig_clients_get_feedback_and_unregister_stops_it() -> None:
     listener.settimeout(2.0)
     port = listener.getsockname()[1]
     rig = Rig()
-    rig.server = OscServer("127.0.0.1", 0, rig.snapshot, rig.apply, clients=[f"127.0.0.1:{port}"])
+    rig.server = OscServer("127.0.0.1", 0, rig.snapshot, rig.control, clients=[f"127.0.0.1:{port}"])
     await rig.server.start()
     try:
         data = await asyncio.to_thread(listener.recv, 65536)
@@ -292,13 +286,13 @@ async def test_rig_clients_get_feedback_and_unregister_stops_it() -> None:
 
 async def test_off_loopback_needs_an_allow_list() -> None:
     rig = Rig()
-    server = OscServer("0.0.0.0", 0, rig.snapshot, rig.apply)
+    server = OscServer("0.0.0.0", 0, rig.snapshot, rig.control)
     with pytest.raises(ConfigError, match="needs an allow-list"):
         await server.start()
-    allowed = OscServer("127.0.0.1", 0, rig.snapshot, rig.apply, allow=["192.168.1.0/24"])
+    allowed = OscServer("127.0.0.1", 0, rig.snapshot, rig.control, allow=["192.168.1.0/24"])
     assert allowed._allowed("192.168.1.20") and not allowed._allowed("10.0.0.1")
     with pytest.raises(ConfigError, match="not an address or network"):
-        OscServer("127.0.0.1", 0, rig.snapshot, rig.apply, allow=["lan"])
+        OscServer("127.0.0.1", 0, rig.snapshot, rig.control, allow=["lan"])
 
 
 async def test_a_surfaces_own_addresses_work_both_ways() -> None:
@@ -307,7 +301,7 @@ async def test_a_surfaces_own_addresses_work_both_ways() -> None:
     rig = Rig()
     bound = (oscmap.OscBinding("/1/fader1", "slot.2.weight", 0.0, 2.0, scale=True),)
     rig.server = OscServer(
-        "127.0.0.1", 0, rig.snapshot, rig.apply, bindings=lambda: bound, push_interval=0.01
+        "127.0.0.1", 0, rig.snapshot, rig.control, bindings=lambda: bound, push_interval=0.01
     )
     await rig.server.start()
     surface = rig.surface()
@@ -316,7 +310,7 @@ async def test_a_surfaces_own_addresses_work_both_ways() -> None:
         await surface.receive(until=lambda m: any(a == "/1/fader1" for a, _ in m))
         surface.send("/1/fader1", 0.25)
         assert await until(lambda: rig.weight(2) == 0.5)
-        rig.apply(Change("slot.2.weight", 1.5, source="midi"))
+        rig.control(Change("slot.2.weight", 1.5, source="midi"))
         got = await surface.receive(until=lambda m: any(a == "/1/fader1" for a, _ in m))
         assert ("/1/fader1", [0.75]) in got
     finally:

@@ -202,10 +202,8 @@ def bound_feedback(values: dict[str, Args], bindings: Sequence[OscBinding]) -> d
 
 def _word_value(word: str) -> ChangeValue:
     """A value written in an address (``/scene/recall/2``): a number when it is one."""
-    try:
+    if word.lstrip("+-").isdecimal():
         return int(word)
-    except ValueError:
-        pass
     try:
         return float(word)
     except ValueError:
