@@ -392,7 +392,7 @@ class Daemon:
                 self._ready = True
                 self.notifier.ready(f"streaming from {self.parts.engine.name}")
                 log.info("audio flowing (%s engine)", self.parts.engine.name)
-            self._engine_news()
+            self._recorder_news()
             while not self._stopping.is_set():
                 room.clear()  # before asking: a wake-up after the answer is not lost
                 if player.wants_more():
@@ -400,15 +400,20 @@ class Daemon:
                 await room.wait()
 
     def _engine_news(self) -> None:
-        """What the engine and player learnt on their own: filtered prompts, a dead disk."""
+        """The engine says its status has news (``Engine.on_news``): prompts it filtered."""
         now = self.clock()
         for item in self.parts.engine.status().get("filtered_prompts", ()):
             text = item.get("text") if isinstance(item, dict) else None
             if text:
                 self.instrument.mark_filtered(text, now)
-        if self.perf.recording and self.parts.player.stats().get("record_error"):
-            self.instrument.recording_stopped(now)
         self._wake.set()
+
+    def _recorder_news(self) -> None:
+        """A recording the player had to stop (a full disk) is shown stopped; asked once a
+        chunk, and only while recording (the player's stats are a dict built per call)."""
+        if self.perf.recording and self.parts.player.stats().get("record_error"):
+            self.instrument.recording_stopped(self.clock())
+            self._wake.set()
 
     async def _files_task(self) -> None:
         """Reload when a mapping or the rig file changes on disk (inotify via watchfiles)."""
