@@ -16,8 +16,8 @@ which the change shows and stays:
 
 A change is dated at the start of the run that holds, so a hold does not add to the figure.
 
-Windows are 1024 frames (21 ms) advanced one JACK period (256 frames, 5.3 ms); a change
-is dated by the last period of its window. Each trial sends the change at a random phase
+Windows are one JACK period (256 frames, 5.3 ms) for the level and 1024 frames (21 ms) for
+the bands, advanced one period; a change is dated by the last period of its window. Each trial sends the change at a random phase
 (after 1-1.6 s of settled audio), waits for it, then sends it back and waits for that.
 
 Two paths: ``embedded`` (``promptbridge run --engine synth --latency low``) and ``serve``
@@ -56,7 +56,9 @@ from benchrig import LYRIA_PATH, ROOT, Daemon, daemon_args, free_port, jack_rig,
 
 BASELINE_REF = "78cc8ff"  # main before the knob-to-ear work: 2 s chunks, 0.3 s low preset
 CONTROLS = ("volume", "brightness", "mute bass")
-WINDOW = 1024  # frames per analysis window (21 ms)
+# Frames per analysis window. A level needs no spectrum: one JACK period (5.3 ms), so the
+# window adds little to what it dates; the bands need 1024 frames (21 ms) to resolve 47 Hz.
+WINDOWS = {"volume": 256, "brightness": 1024, "mute bass": 1024}
 TIMEOUT = 25.0  # seconds to wait for a change (serve: 2 s chunks, 2 ahead, a 1-1.5 s buffer: ~10 s)
 # Targets (issue 16): volume at the device; the engine's answer at 120 bpm.
 TARGETS_MS = {"volume": 20.0, "brightness": 250.0, "mute bass": 600.0}
@@ -139,20 +141,21 @@ class Ear:
 
 
 # --- detection -------------------------------------------------------------------------
-def features(samples: np.ndarray, period: int, rate: int) -> dict[str, np.ndarray]:
-    """Per period: level, energy above 4 kHz and of 47-141 Hz over the last WINDOW frames."""
-    hops = (len(samples) - WINDOW) // period + 1
+def features(samples: np.ndarray, period: int, rate: int, control: str) -> np.ndarray:
+    """Per period, over the control's window ending there: the level (volume), the energy
+    above 4 kHz (brightness) or of 47-141 Hz (mute bass)."""
+    window = WINDOWS[control]
+    hops = (len(samples) - window) // period + 1
     if hops <= 0:
-        return {name: np.zeros(0) for name in CONTROLS}
-    starts = np.arange(hops) * period + (len(samples) - WINDOW - (hops - 1) * period)
-    frames = np.stack([samples[s : s + WINDOW] for s in starts])
-    spectrum = np.abs(np.fft.rfft(frames * np.hanning(WINDOW), axis=1)) ** 2
-    hz = np.fft.rfftfreq(WINDOW, 1.0 / rate)
-    return {
-        "volume": np.sqrt((frames**2).mean(axis=1)),
-        "brightness": spectrum[:, hz >= 4000].sum(axis=1),
-        "mute bass": spectrum[:, (hz > 40) & (hz < 100)].sum(axis=1),
-    }
+        return np.zeros(0)
+    starts = np.arange(hops) * period + (len(samples) - window - (hops - 1) * period)
+    frames = np.stack([samples[s : s + window] for s in starts])
+    if control == "volume":
+        return np.sqrt((frames**2).mean(axis=1))
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(window), axis=1)) ** 2
+    hz = np.fft.rfftfreq(window, 1.0 / rate)
+    band = hz >= 4000 if control == "brightness" else (hz > 40) & (hz < 100)
+    return spectrum[:, band].sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -225,16 +228,17 @@ def trial(ear: Ear, knobs: Knobs, control: str, change: bool) -> float:
     start = ear.count
     pre_periods = int(1.0 / period_s)
     samples, _, _ = ear.since(start - pre_periods)
-    before = features(samples, ear.period, ear.rate)[control]
+    before = features(samples, ear.period, ear.rate, control)
     rule = RULES[control] if change else _undo(RULES[control])
     sent = knobs.send(control, change)
     deadline = sent + TIMEOUT
-    first = start - WINDOW // ear.period  # windows ending after the send
+    lag = WINDOWS[control] // ear.period
+    first = start - lag  # windows ending after the send
     while time.monotonic() < deadline:
         time.sleep(0.05)
         samples, times, _ = ear.since(first)
-        values = features(samples, ear.period, ear.rate)[control]
-        stamps = times[WINDOW // ear.period - 1 :][: len(values)]
+        values = features(samples, ear.period, ear.rate, control)
+        stamps = times[lag - 1 :][: len(values)]
         after = stamps >= sent
         index = landed(values[after], before, rule, period_s)
         if index is not None:
@@ -314,7 +318,7 @@ def bridge_running(path: str, tmp: Path, knobs: Knobs, env: dict[str, str]) -> I
 
 def measure_variant(
     variant: str, path: str, trials: int, tmp: Path, env: dict[str, str],
-    log: Callable[[str], None],
+    log: Callable[[str], None], controls: tuple[str, ...] = CONTROLS,
 ) -> list[Result]:  # fmt: skip
     knobs = Knobs()
     ear = Ear()
@@ -324,7 +328,7 @@ def measure_variant(
             time.sleep(1.0)
             ear.connect()
             time.sleep(2.0)  # the buffers fill, the first bars play
-            for control in CONTROLS:
+            for control in controls:
                 heard = []
                 back = []
                 for _ in range(trials):
@@ -358,8 +362,9 @@ def baseline_tree(ref: str, tmp: Path) -> Path:
 
 
 def measure(
-    trials: int, paths: list[str], only: str | None, ref: str, log: Callable[[str], None]
-) -> list[Result]:
+    trials: int, paths: list[str], only: str | None, ref: str, log: Callable[[str], None],
+    controls: tuple[str, ...] = CONTROLS,
+) -> list[Result]:  # fmt: skip
     """Every (path × variant); needs a JACK server (see benchrig.jack_rig)."""
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -367,9 +372,9 @@ def measure(
         old = {"PYTHONPATH": str(baseline_tree(ref, tmp))}
         for path in paths:
             if only in (None, "ours"):
-                results += measure_variant("ours", path, trials, tmp, {}, log)
+                results += measure_variant("ours", path, trials, tmp, {}, log, controls)
             if only in (None, "baseline"):
-                results += measure_variant("baseline", path, trials, tmp, old, log)
+                results += measure_variant("baseline", path, trials, tmp, old, log, controls)
     return results
 
 
@@ -382,7 +387,7 @@ def table(results: list[Result]) -> str:
             f"{heard}/{len(r.latencies_ms)}"
         )
     for r in results:
-        if r.share.get("share_ms") is not None and r.control == CONTROLS[-1]:
+        if r.share.get("share_ms") is not None and r is results[-1]:
             wire = r.share.get("knob_to_wire") or {}
             lines.append(
                 f"bridge's share ({r.path}, status): {r.share['share_ms']:.0f} ms = knob-to-wire "
@@ -396,6 +401,9 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20, help="changes per control")
     parser.add_argument("--paths", default="embedded,serve", help="embedded, serve or both")
     parser.add_argument("--only", choices=["ours", "baseline"], help="measure one variant")
+    parser.add_argument(
+        "--controls", default=",".join(CONTROLS), help="which: " + ", ".join(CONTROLS)
+    )
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the baseline")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
@@ -406,7 +414,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the daemons and jackd too
 
     with jack_rig():
-        results = measure(args.trials, args.paths.split(","), args.only, args.baseline_ref, log)
+        controls = tuple(c.strip() for c in args.controls.split(","))
+        unknown = set(controls) - set(CONTROLS)
+        if unknown:
+            parser.error(f"--controls: {', '.join(sorted(unknown))} is not one of {CONTROLS}")
+        results = measure(
+            args.trials, args.paths.split(","), args.only, args.baseline_ref, log, controls
+        )
     if args.json:
         print(json.dumps([r.as_dict() for r in results]))
     else:

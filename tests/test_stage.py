@@ -11,7 +11,7 @@ from bridge.audio.child import ChildPlayout
 from bridge.audio.stage import OutputStage
 
 RATE = 48_000
-GAIN_STEP = jitter.fade_step(jitter.FADE_SECONDS, RATE)
+GAIN_STEP = jitter.gain_step(RATE)
 FADE_STEP = jitter.fade_step(0.05, RATE)
 
 
@@ -37,7 +37,7 @@ def settled_stage(gain: float = 1.0, channel_map: tuple[int, ...] = (1, 2)) -> O
 
 def test_a_gain_change_starts_at_the_next_blocks_first_sample() -> None:
     """Gain set between two device blocks: the block before is untouched, the next one
-    starts moving at its first sample and arrives within FADE_SECONDS x the change."""
+    starts moving at its first sample and arrives within GAIN_SECONDS x the change."""
     stage = settled_stage(1.0)
     before = np.zeros((256, 2), dtype=np.float32)
     after = np.zeros((256, 2), dtype=np.float32)
@@ -46,7 +46,8 @@ def test_a_gain_change_starts_at_the_next_blocks_first_sample() -> None:
     stage.process(after, 256, dc())
     assert np.all(before == 0.5)
     assert after[0, 0] == pytest.approx(0.5 * (1 - GAIN_STEP), rel=1e-5)
-    arrive = int(np.ceil(0.5 / GAIN_STEP))  # 480 samples = 10 ms for half of full scale
+    arrive = int(np.ceil(0.5 / GAIN_STEP))  # 120 samples = 2.5 ms for half of full scale
+    assert arrive == 120
     tail = np.zeros((arrive, 2), dtype=np.float32)
     stage.process(tail, arrive, dc())
     assert tail[-1, 0] == pytest.approx(0.25, abs=1e-6) and stage.env == 0.5
@@ -127,7 +128,8 @@ def test_child_playout_applies_the_players_gain_at_the_next_device_block(ring) -
     playout.callback(out, 256, underflow=False)
     played.append(out.copy())
     assert out[0, 0] == pytest.approx(0.5 * (1 - GAIN_STEP), rel=1e-5)
-    assert ring.ctl[shm.ENV] == pytest.approx(1.0 - 256 * GAIN_STEP, rel=1e-4)
+    assert out[100, 0] == pytest.approx(0.5 * (1 - 101 * GAIN_STEP), rel=1e-5)
+    assert ring.ctl[shm.ENV] == pytest.approx(0.2)  # 0.8 of full scale: 192 of 256 samples
     heard = np.zeros((13 * 256, 2), dtype=np.float32)
     assert int(ring.hdr[shm.HEARD_W]) == len(heard)
     shm.read_frames(ring.heard, 0, heard, len(heard))

@@ -42,7 +42,7 @@ class ChildPlayout:
         self.ring = ring
         ctl = ring.ctl
         step = ctl[shm.STEP] or jitter.fade_step(jitter.FADE_SECONDS, rate)
-        gain_step = jitter.fade_step(jitter.FADE_SECONDS, rate)
+        gain_step = jitter.gain_step(rate)
         self.stage = OutputStage(channel_map, max(channel_map), ctl[shm.GAIN], step, gain_step)
         self._fence = shm.fence_factory()  # used by the device thread only
         self._short = False

@@ -28,6 +28,10 @@ from dataclasses import dataclass, replace
 GROW = 1.5  # an underrun means delivery is burstier than we planned for: grow quickly
 SHRINK = 0.85  # shrink slowly, one step per steady period, so one calm minute is not trusted
 FADE_SECONDS = 0.02  # every start/stop/pause/underrun fade (>= 10 ms: no click)
+# A volume knob's ramp, full scale (knob moves are mostly small steps, so far shorter). One
+# JACK period at 48 kHz/256: a turned-down volume is 20 dB down within ~5 ms of reaching
+# the device, yet no step is larger than 1/240 of full scale per sample (no zipper noise).
+GAIN_SECONDS = 0.005
 RESERVE_SECONDS = 0.02  # audio held back to fade out over when an underrun comes
 
 
@@ -115,6 +119,11 @@ def reserve_frames(rate: int) -> int:
 def fade_step(seconds: float, rate: int) -> float:
     """Per-sample gain step of a linear full-scale fade lasting ``seconds`` (>= 10 ms)."""
     return 1.0 / max(1.0, max(seconds, 0.01) * rate)
+
+
+def gain_step(rate: int) -> float:
+    """Per-sample step of the master gain's ramp (full scale in ``GAIN_SECONDS``)."""
+    return 1.0 / max(1.0, GAIN_SECONDS * rate)
 
 
 def ramp_end(start: float, target: float, step: float, frames: int) -> float:

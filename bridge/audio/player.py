@@ -220,7 +220,7 @@ class Player:
             capacity, self.rate, self._fade, self._stretch_limit, self._conceal_max
         )
         self._apply_bpm()
-        gain_step = jitter.fade_step(jitter.FADE_SECONDS, self.rate)
+        gain_step = jitter.gain_step(self.rate)
         self._stage = OutputStage(self._map, width, self._gain, self._fade_step(), gain_step)
         self._resampler = Resampler(self.rate)
         self._tap = RecordTap(self.rate)

@@ -12,7 +12,7 @@ Rules:
 2. The envelope moves linearly from where it is towards the wanted gain (``gain``, or 0
    while paused): a change set before a block starts at that block's first sample, and
    never jumps (no zipper noise, no click). Gain changes move by ``gain_step`` per sample
-   (full scale in ``jitter.FADE_SECONDS``); a pause or resume moves by its own fade
+   (full scale in ``jitter.GAIN_SECONDS``); a pause or resume moves by its own fade
    ``step`` until the envelope arrives.
 3. Paused and faded out, the stage *holds*: ``source`` is not called, so nothing buffered
    is consumed; resuming ramps up from silence on the very next sample of the buffer.
