@@ -49,7 +49,7 @@ class RigSettings(BaseModel):
     channels: tuple[int, ...] = ()
     latency: Literal["low", "balanced", "safe"] = "balanced"
     gain: float = Field(default=1.0, ge=0.0, le=2.0)
-    stretch_limit: float = Field(default=0.04, ge=0.0, le=0.1)
+    stretch_limit: float | None = Field(default=None, ge=0.0, le=0.1)  # None: the preset's
     conceal: bool = True
     conceal_max: float = Field(default=20.0, gt=0.0, le=3600.0)
     record: str | None = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pytest
 
 from bridge.audio.player import Player
 from bridge.commands.run import add_rig_arguments, settings_from
+from bridge.core.types import AudioChunk
 from bridge.errors import ConfigError, DeviceError
 from bridge.rig import parse_rig
 
@@ -19,9 +21,25 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_defaults_are_on_with_four_percent_and_twenty_seconds() -> None:
-    """With nothing said, stretching (±4 %) and concealment (up to 20 s) are on."""
+    """With nothing said, concealment (up to 20 s) is on and stretching is the latency
+    preset's: ±4 % for a streamed engine's presets; none for ``low`` (a local engine), so
+    its buffer holds no stretcher look-ahead (the played stream is the fed one, unchanged)."""
     settings, _ = settings_from(parse())
-    assert (settings.stretch_limit, settings.conceal, settings.conceal_max) == (0.04, True, 20.0)
+    assert (settings.stretch_limit, settings.conceal, settings.conceal_max) == (None, True, 20.0)
+    chunk = np.sin(np.arange(4 * 48_000, dtype=np.float32) / 7.0)[:, None].repeat(2, axis=1)
+    for latency, limit, held in (
+        ("balanced", 0.04, True),
+        ("safe", 0.04, True),
+        ("low", 0.0, False),
+    ):
+        player = Player(output="none", latency=latency)
+        player.start(clock_thread=False)
+        player.feed(AudioChunk(samples=chunk, rate=48_000))
+        out = np.zeros((2400, 2), dtype=np.float32)
+        for _ in range(4):
+            player.pull(out, 2400)  # 4 s fed: past every preset's start threshold
+        assert player._renderer.steering.limit == limit
+        assert (player._renderer.stretch.held > 0) is held
 
 
 def test_rig_keys_and_flags_flags_winning(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -65,7 +65,7 @@ class ChildPlayout:
             hdr[shm.XRUNS] += 1  # the device, or the pump behind it, was late
         ctl[shm.ENV] = stage.env
         hdr[shm.CALLBACKS] += 1
-        if int(hdr[shm.WRITTEN]) - int(hdr[shm.READ]) < shm.REFILL_BELOW:
+        if int(hdr[shm.WRITTEN]) - int(hdr[shm.READ]) < ctl[shm.QUEUE] * shm.REFILL:
             self.ring.signal()  # room for the pump to top the queue up
 
     def _take(self, buf: npt.NDArray[np.float32], frames: int) -> None:

@@ -44,13 +44,24 @@ class Preset:
     max_target: float  # the adaptive target never grows beyond this
     headroom: float  # high mark = target + headroom
     steady: float  # seconds without underrun before the target shrinks one step
+    stretch: float = 0.04  # default playout-rate steering limit (0: no stretcher at all)
+    queue: float = 0.064  # seconds queued for the device beyond the buffer (pump jitter)
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        # local engine (synth): it renders on demand, so a short buffer is enough
-        Preset("low", target=0.06, max_target=2.0, headroom=0.03, steady=15.0),
+        # local engine (synth): it renders on demand, so a short buffer is enough, and no
+        # steering (the stretcher's 21 ms look-ahead would be a fifth of the latency)
+        Preset(
+            "low",
+            target=0.03,
+            max_target=2.0,
+            headroom=0.01,
+            steady=15.0,
+            stretch=0.0,
+            queue=0.032,
+        ),
         # a remote model on a good line: absorbs ordinary bursts
         Preset("balanced", target=1.0, max_target=4.0, headroom=0.5, steady=30.0),
         # flaky network or a slow generator: knobs are slower, dropouts rare

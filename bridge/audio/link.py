@@ -1,7 +1,7 @@
 """The player's side of the output: the device child, the pump thread, the headless clock.
 
 Process, pipe and thread I/O. ``DeviceLink`` starts the device child
-(``bridge.audio.child``) and runs the pump thread, which keeps ``SHM_TARGET`` frames of
+(``bridge.audio.child``) and runs the pump thread, which keeps ``queue`` frames of
 the stream queued in the shared ring (``Playout.content``), hands what the child played
 back (``Playout.heard``) and sleeps until the child says it took a block (an eventfd).
 The controls (gain, pause, fade speed) go to the child through the shared memory: its
@@ -50,8 +50,8 @@ class Playout:
 
 
 NONE_BLOCK = 512  # block size of the clock without a device (~10.7 ms at 48 kHz)
-SHM_TARGET = shm.TARGET  # GIL hiccups of the pump are absorbed by this queue
 PUMP_BLOCK = 256  # frames rendered per step by the pump thread
+QUEUE = shm.TARGET / 48_000  # seconds the pump keeps queued for the device by default
 REOPEN_EVERY = 0.5  # seconds between attempts to reopen a lost output
 CHILD_TIMEOUT = 15.0  # seconds a device child may take to answer
 STALL_SECONDS = 2.0  # a device that pulls no frame for this long is lost
@@ -156,8 +156,12 @@ class ClockSink:
 class DeviceLink:
     """The shared ring, the device child, the pump thread and the reopening."""
 
-    def __init__(self, playout: Playout, spec: str, channel_map: tuple[int, ...]) -> None:
+    def __init__(
+        self, playout: Playout, spec: str, channel_map: tuple[int, ...], queue: float = QUEUE
+    ) -> None:
         self._playout = playout
+        self._queue_seconds = queue
+        self._queue = shm.TARGET  # frames, set at the device's rate by open()
         self._spec = spec
         self._map = ",".join(str(c) for c in channel_map)
         self._ring = shm.SharedRing()
@@ -219,6 +223,9 @@ class DeviceLink:
         self._child = child
         self._progress = (0, time.monotonic())
         self._rate = int(reply["rate"])
+        frames = round(self._queue_seconds * self._rate)
+        self._queue = min(max(frames, 2 * PUMP_BLOCK), shm.FRAMES - PUMP_BLOCK)
+        self._ring.ctl[shm.QUEUE] = self._queue
         self.latency = float(reply.get("latency") or 0.0)  # the device's, as it reports it
         return self._rate, OutputDevice(**reply["ok"])
 
@@ -248,12 +255,12 @@ class DeviceLink:
                 self._without_device(child)
 
     def _pump(self) -> None:
-        """Keep ``SHM_TARGET`` frames queued for the child; it plays them at device time."""
+        """Keep ``queue`` frames queued for the child; it plays them at device time."""
         hdr = self._ring.hdr
         self._drain_heard()
         written, read = int(hdr[shm.WRITTEN]), int(hdr[shm.READ])
         self._watch(int(hdr[shm.CALLBACKS]))
-        if written - read >= SHM_TARGET:
+        if written - read >= self._queue:
             self._ring.wait(WATCH_EVERY)  # until the device took a block
             return
         start = written % shm.FRAMES

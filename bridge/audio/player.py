@@ -21,7 +21,8 @@ output devices. The device runs at 48 kHz when it supports it, else at its defau
 ``channels``: the 1-based device outputs for left and right (``(3, 4)``), or one for mono.
 
 Never silent (``render``): the stream is time-stretched, pitch kept, by up to
-``stretch_limit`` (0.04: ±4 %) to steer the buffer level; when it runs dry anyway the
+``stretch_limit`` (default: the latency preset's; 0.04 = ±4 %, 0 for ``low``) to steer the
+buffer level; when it runs dry anyway the
 last bar (at ``set_bpm``'s tempo, else one measured from the audio) loops, ducked, until
 the stream returns (``conceal=False``: fade to silence instead), fading out only after
 ``conceal_max`` seconds. ``clock`` is injectable, and ``start(clock_thread=False)`` with
@@ -55,7 +56,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bridge.audio import jitter, steer
+from bridge.audio import jitter
 from bridge.audio.devices import (
     OutputDevice,
     default_output_available,
@@ -121,7 +122,7 @@ class Player:
         gain: float = 1.0,
         fade: float = jitter.FADE_SECONDS,
         recorder: WavRecorder | None = None,
-        stretch_limit: float = steer.STRETCH_LIMIT,
+        stretch_limit: float | None = None,
         conceal: bool = True,
         conceal_max: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
@@ -136,6 +137,8 @@ class Player:
         self._map = tuple(channels or ()) or (1, 2)
         if len(self._map) not in (1, 2) or min(self._map) < 1:
             raise DeviceError(f"channels must be one or two 1-based outputs (got {channels})")
+        if stretch_limit is None:
+            stretch_limit = self._preset.stretch
         if not 0.0 <= stretch_limit <= 0.1:
             raise DeviceError(f"stretch_limit must be in range 0..0.1 (got {stretch_limit})")
         if not 0.0 < conceal_max <= 3600.0:
@@ -204,7 +207,7 @@ class Player:
         playout = Playout(
             content=self._content, local=self._local, heard=self._hear, lost=self._lost
         )
-        link = DeviceLink(playout, str(self._output), self._map)
+        link = DeviceLink(playout, str(self._output), self._map, self._preset.queue)
         link.control(self._gain, self._paused, self._fade_step())
         self.rate, self._device = link.open()
         self._allocate(max(self._map))

@@ -7,7 +7,7 @@ side. Gain, pause and routing are the output stage's (``bridge.audio.stage``), a
 
 The live stream is played through a time-stretcher (``stretch``) whose speed the
 ``steer`` rules set from the buffer level: slower when it runs low, faster when it
-stays high, exactly 1.0 in between. States:
+stays high, exactly 1.0 in between (with a limit of 0, no stretcher and no look-ahead). States:
 
 * BUFFERING: silence until the buffer holds ``start_frames`` (the jitter target), then
   PLAYING, fading in from 0 over the fade.
@@ -35,7 +35,7 @@ import numpy.typing as npt
 from bridge.audio import conceal, jitter, steer
 from bridge.audio.ring import Ring
 from bridge.audio.stage import MAX_BLOCK
-from bridge.audio.stretch import Wsola
+from bridge.audio.stretch import PassThrough, Wsola
 
 BUFFERING, PLAYING, LOOPING, MERGING, FADING = range(5)
 RESUME_SECONDS = 0.02  # stream the loop waits for beyond one block and a crossfade
@@ -65,7 +65,8 @@ class Renderer:
         self.episodes = 0  # concealment episodes
         self.concealed = 0  # frames of loop played
         self.steering = steer.Steering(rate, stretch_limit)
-        self.stretch = Wsola()
+        # never steered: no stretcher, so no look-ahead either
+        self.stretch: Wsola | PassThrough = Wsola() if stretch_limit > 0 else PassThrough()
         self._loop = conceal.Looper(rate, conceal_max or 0.0, MAX_BLOCK)
         self._conceal = conceal_max is not None and conceal_max > 0
         self._xfade = self._loop.xfade

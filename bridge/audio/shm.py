@@ -10,8 +10,9 @@ child played, post-gain, child → pump, for the recording). Counters: ``WRITTEN
 of ``data``, ``HEARD_W``/``HEARD_R`` of ``heard``, device ``XRUNS``, device ``CALLBACKS``
 (the watchdog's pulse: it ticks while paused too), ``FLUSH_REQ``/``FLUSH_DONE`` (the child
 drops what is queued). Controls, written by the player and read by the child's output
-stage every device block: ``GAIN``, ``PAUSED``, ``STEP`` (pause fade speed); ``ENV`` is
-the gain the child applies now. The child writes the eventfd after every device block,
+stage every device block: ``GAIN``, ``PAUSED``, ``STEP`` (pause fade speed), ``QUEUE``
+(the frames the pump keeps queued: the child wakes it below ``REFILL`` of that); ``ENV``
+is the gain the child applies now. The child writes the eventfd after every device block,
 so the pump sleeps until there is room instead of on a timer.
 """
 
@@ -29,15 +30,15 @@ import numpy.typing as npt
 
 FRAMES = 8192  # frames in the stream ring
 TARGET = 3072  # frames the pump keeps queued for the device (~64 ms at 48 kHz)
-# The child wakes the pump only when the queue has drained below this, so the pump wakes
-# about 47 times a second and tops the queue up in one go, not once per device block
-# (187 times a second at 256 frames); 43 ms stay queued for a late pump.
-REFILL_BELOW = TARGET * 2 // 3
+# The child wakes the pump only when the queue has drained below REFILL of its target, so
+# the pump wakes about 47 times a second and tops the queue up in one go, not once per
+# device block (187 times a second at 256 frames); 43 ms stay queued for a late pump.
+REFILL = 2 / 3
 HEARD_FRAMES = 48_000  # frames in the heard ring: the pump may stall ~1 s without loss
 HDR = 8  # int64 counters
 CTL = 8  # float64 controls
 WRITTEN, READ, XRUNS, CALLBACKS, FLUSH_REQ, FLUSH_DONE, HEARD_W, HEARD_R = range(HDR)
-GAIN, PAUSED, STEP, ENV = range(4)
+GAIN, PAUSED, STEP, ENV, QUEUE = range(5)
 
 
 class SharedRing:

@@ -190,3 +190,24 @@ def _best(region: npt.NDArray[np.float32], target: npt.NDArray[np.float32]) -> i
     window[1:] -= energy[: count - 1]
     np.maximum(window, 1e-12, out=window)
     return int(np.argmax(corr / np.sqrt(window)))
+
+
+class PassThrough:
+    """``Wsola``'s interface with no stretching and no look-ahead: the input as it comes.
+
+    For a playout that is never steered (limit 0): a local engine renders on demand, and
+    the 21 ms a WSOLA window holds back would be a fifth of its knob-to-ear latency.
+    """
+
+    speed = 1.0
+    held = 0
+    latency = 0
+
+    def reset(self) -> None:
+        """Nothing is held, so nothing to forget."""
+
+    def can_make(self, frames: int, source_fill: int) -> bool:
+        return frames <= source_fill
+
+    def pull(self, out: F32, frames: int, source: Source) -> int:
+        return source(out[:frames], frames)

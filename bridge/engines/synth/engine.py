@@ -334,6 +334,7 @@ class Synth:
             drive=style["drive"],
             texture=0.05 * style["texture"],
             colour=voices._q(self._brightness(style), 8),
+            tilt=self._brightness(style) - style["brightness"],  # heard on ringing notes too
         )
 
     def _brightness(self, style: Style) -> float:

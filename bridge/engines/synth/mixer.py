@@ -5,14 +5,23 @@ of three buses: drums, bass, music (pads, lead; the texture joins it when mixed)
 render block, ``Desk.mix`` reads the block's part of the canvas and mixes it with the
 block's ``Levels``: bus gains (the mutes), reverb send, drive, texture level and colour.
 
-Every level *ramps* from the previous block's value to the new one across the block
-(~43 ms), so a mute cuts even a ringing note, a control moves without zipper noise, and
-no step in any gain makes a click. The ramps sit on the stream's own block grid, so the
-audio does not depend on how it is cut into chunks.
+Every level *ramps* from the previous block's value to the new one over the block's first
+``RAMP_S`` (10 ms: no click), then holds, so a mute cuts even a ringing note within 10 ms
+of its beat and a control moves without zipper noise. The ramps sit on the stream's own
+block grid, so the audio does not depend on how it is cut into chunks.
+
+The *tilt* is brightness heard at once: notes take their brightness when they start (a
+pad rings on in its old tone), so the whole mix also passes a tilt ``x + g * (x - lp(x))``
+whose ``g`` follows how far brightness is from the style's own: 0 there (the engine's
+sound is unchanged), up to a +14 dB shelf above ~4 kHz bright, down to the low-pass dark.
+``lp`` is a binomial smoother (``TILT_TAPS`` taps, linear phase, response cos^36(w/2):
+-6 dB at 3 kHz, no ripple), so the shelf is smooth and costs one short convolution. It
+always runs, so its delay (``TILT_DELAY`` frames, 0.4 ms) never changes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +34,14 @@ SHIFT_S = 2.0  # move the canvas back once the head passes this point
 MASTER = 0.7
 BUSES = ("drums", "bass", "music")
 BUS_OF = {"bass": 1, "pad": 2, "lead": 2}  # every other layer is a drum
+RAMP_S = 0.01  # every level change takes this long (>= 10 ms: no click)
+TILT_UP = 4.0  # g at full brightness above the style's: a +14 dB shelf
+TILT_DOWN = 0.9  # -g at full brightness below it: the low-pass, with a tenth of the air
+TILT_TAPS = 37
+TILT_DELAY = TILT_TAPS // 2
+# binomial coefficients C(36, i) / 2**36: the smoothest low-pass of its length
+_TILT_LP = np.array([math.comb(TILT_TAPS - 1, i) for i in range(TILT_TAPS)], dtype=np.float64)
+_TILT_LP = (_TILT_LP / _TILT_LP.sum()).astype(np.float32)
 DRIVE_FLOOR = 0.05  # below this the style's drive is not applied (saves the tanh)
 SWELL_S = 8.0  # period of the texture's slow swell
 
@@ -42,6 +59,13 @@ class Levels:
     drive: float = 0.0  # saturation blend
     texture: float = 0.0  # texture level
     colour: int = 0  # texture colour (quantised brightness)
+    tilt: float = 0.0  # brightness minus the style's, -1..1 (0: the tilt is flat)
+
+
+def tilt_gain(tilt: float) -> float:
+    """The tilt's ``g`` for a brightness offset: ``-TILT_DOWN`` .. ``TILT_UP``."""
+    t = min(1.0, max(-1.0, tilt))
+    return (TILT_UP if t > 0 else TILT_DOWN) * t
 
 
 class Desk:
@@ -62,6 +86,7 @@ class Desk:
         self._send[:] = 0.0
         self._reverb.reset()
         self._limiter.reset()
+        self._tilt_in = np.zeros((TILT_TAPS - 1, 2), dtype=np.float32)  # the tilt's history
         self._origin = 0  # absolute frame of canvas index 0
         self._extent = 0  # canvas frames (from index 0) that may hold sound
         self._last: Levels | None = None  # the previous block's levels (None: no ramp)
@@ -80,7 +105,9 @@ class Desk:
         """The finished stereo block at absolute ``position`` (then the canvas moves on)."""
         head = position - self._origin
         last = self._last or levels
-        ramp = np.arange(1, frames + 1, dtype=np.float32) / np.float32(frames)
+        ramp = np.arange(1, frames + 1, dtype=np.float32)
+        ramp /= np.float32(min(frames, round(RAMP_S * SR)))
+        np.minimum(ramp, 1.0, out=ramp)
 
         def glide(a: float, b: float) -> F32:
             return np.float32(a) + np.float32(b - a) * ramp
@@ -103,9 +130,23 @@ class Desk:
         if max(last.drive, levels.drive) > DRIVE_FLOOR:  # the style's grit: a tanh blend
             shaped = np.tanh(mix * np.float32(2.0)) * np.float32(0.5)
             mix = mix + glide(last.drive, levels.drive)[:, None] * (shaped - mix)
+        mix = self._tilt(mix, glide(tilt_gain(last.tilt), tilt_gain(levels.tilt)))
         self._last = levels
         out = self._limiter.process(mix.astype(np.float32))
         self._shift(position + frames)
+        return out
+
+    def _tilt(self, mix: F32, gain: F32) -> F32:
+        """``x[n-d] + g * (x[n-d] - lp(x)[n])``: the brightness tilt, ``TILT_DELAY`` late."""
+        x = np.concatenate([self._tilt_in, mix])
+        self._tilt_in = x[len(mix) :].copy()
+        mid = x[TILT_DELAY : TILT_DELAY + len(mix)]
+        if not gain.any():
+            return mid.copy()  # flat: the delay alone (the usual case: no convolution)
+        high = np.empty_like(mid)
+        for ch in range(2):
+            high[:, ch] = mid[:, ch] - np.convolve(x[:, ch], _TILT_LP, mode="valid")
+        out: F32 = mid + high * gain[:, None]
         return out
 
     def _texture(
