@@ -54,7 +54,7 @@ class RigSettings(BaseModel):
     conceal_max: float = Field(default=20.0, gt=0.0, le=3600.0)
     record: str | None = None
     autoplay: bool = False
-    chunk_seconds: float = Field(default=0.05, ge=0.05, le=4.0)
+    chunk_seconds: float = Field(default=0.025, ge=0.02, le=4.0)
     # Where hard changes land on the heard grid (bpm, scale, scenes, play/stop: the core's
     # launch quantization; unset = bar) and the synth's mutes (unset = its next beat).
     quantize: Literal["bar", "beat", "off"] | None = None

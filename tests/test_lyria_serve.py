@@ -186,7 +186,7 @@ async def _play_from(url: str) -> list[AudioChunk]:
         (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key must be given together"),
         (["--engine", "nope"], "unknown engine 'nope'"),
         (["--api-key-env", "PB_TEST_UNSET_VAR"], "PB_TEST_UNSET_VAR"),
-        (["--chunk-seconds", "0"], "--chunk-seconds must be in 0.05..10"),
+        (["--chunk-seconds", "0"], "--chunk-seconds must be in 0.02..10"),
         (["--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], "cannot load TLS"),
     ],
 )

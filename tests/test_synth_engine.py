@@ -67,8 +67,8 @@ def test_create_engine_by_name() -> None:
 
 
 def test_bad_chunk_length_is_refused() -> None:
-    """A chunk length outside 0.05..10 s is a ValueError naming the range."""
-    with pytest.raises(ValueError, match=r"0.05..10"):
+    """A chunk length outside 0.02..10 s is a ValueError naming the range."""
+    with pytest.raises(ValueError, match=r"0.02..10"):
         create(chunk_seconds=0.0)
 
 

@@ -82,6 +82,9 @@ def test_brightness_lands_in_the_next_block() -> None:
 def test_the_tilt_is_flat_at_the_styles_own_brightness() -> None:
     """Brightness unset, or set to the style's own: the tilt only delays (0.4 ms), so the
     engine's sound is what it was; away from it, the shelf lifts or cuts the highs."""
+    assert mixer.tilt_of(0.3, 0.3) == 0.0
+    assert (mixer.tilt_of(1.0, 0.3), mixer.tilt_of(0.0, 0.3)) == (1.0, -1.0)  # any style
+    assert mixer.tilt_of(0.65, 0.3) == pytest.approx(0.5)
     rng = np.random.default_rng(1)
     noise = (0.1 * rng.standard_normal((RATE, 2))).astype(np.float32)
     out = {}

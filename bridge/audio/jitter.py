@@ -57,7 +57,7 @@ PRESETS: dict[str, Preset] = {
             "low",
             target=0.03,
             max_target=2.0,
-            headroom=0.01,
+            headroom=0.02,
             steady=15.0,
             stretch=0.0,
             queue=0.032,

@@ -105,7 +105,7 @@ def _audio_arguments(parser: argparse.ArgumentParser) -> None:
 def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--autoplay", action="store_const", const=True, help="press PLAY at start")
-    a("--chunk-seconds", type=float, help="synth engine chunk length (0.05..4 s)")
+    a("--chunk-seconds", type=float, help="synth engine chunk length (0.02..4 s)")
     a(
         "--quantize",
         choices=["bar", "beat", "off"],

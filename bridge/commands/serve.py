@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     api_key = _api_key(args.api_key_env)
     context = _tls(args.tls_cert, args.tls_key)
-    if not 0.05 <= args.chunk_seconds <= 10.0:
-        raise ConfigError(f"--chunk-seconds must be in 0.05..10, got {args.chunk_seconds:g}")
+    if not 0.02 <= args.chunk_seconds <= 10.0:
+        raise ConfigError(f"--chunk-seconds must be in 0.02..10, got {args.chunk_seconds:g}")
     if args.engine == "magenta":  # its own granularity: frames per call, not chunk seconds
         factory = _factory(args.engine, **magenta_flags.options(args))
     else:

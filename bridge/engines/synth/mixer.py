@@ -12,8 +12,9 @@ block grid, so the audio does not depend on how it is cut into chunks.
 
 The *tilt* is brightness heard at once: notes take their brightness when they start (a
 pad rings on in its old tone), so the whole mix also passes a tilt ``x + g * (x - lp(x))``
-whose ``g`` follows how far brightness is from the style's own: 0 there (the engine's
-sound is unchanged), up to a +14 dB shelf above ~4 kHz bright, down to the low-pass dark.
+whose ``g`` follows how far brightness is from the style's own (``tilt_of``): 0 there (the
+engine's sound is unchanged), up to a +14 dB shelf above ~4 kHz at 1.0, down to the
+low-pass at 0.0.
 ``lp`` is a binomial smoother (``TILT_TAPS`` taps, linear phase, response cos^36(w/2):
 -6 dB at 3 kHz, no ripple), so the shelf is smooth and costs one short convolution. It
 always runs, so its delay (``TILT_DELAY`` frames, 0.4 ms) never changes.
@@ -59,7 +60,15 @@ class Levels:
     drive: float = 0.0  # saturation blend
     texture: float = 0.0  # texture level
     colour: int = 0  # texture colour (quantised brightness)
-    tilt: float = 0.0  # brightness minus the style's, -1..1 (0: the tilt is flat)
+    tilt: float = 0.0  # brightness against the style's, -1..1 (0: the tilt is flat)
+
+
+def tilt_of(brightness: float, own: float) -> float:
+    """How far ``brightness`` is from the style's ``own`` towards 1 (> 0) or 0 (< 0):
+    brightness 1.0 is the brightest tilt and 0.0 the darkest, whatever the style."""
+    if brightness >= own:
+        return (brightness - own) / max(1.0 - own, 1e-6)
+    return (brightness - own) / max(own, 1e-6)
 
 
 def tilt_gain(tilt: float) -> float:
