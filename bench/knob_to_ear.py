@@ -14,7 +14,9 @@ which the change shows and stays:
 * ``mute bass`` (a button held, an engine control): the energy of 47-141 Hz falls below -10 dB
   and stays there 300 ms (the drums are muted for the whole run, so this band is the bass).
 
-A change is dated at the start of the run that holds, so a hold does not add to the figure.
+A change is dated at the start of the run that holds, so a hold does not add to the figure,
+and sent only at an ordinary moment (``QUIET_S``), so a bright note or a bass gap already
+under way does not date it early.
 
 Windows are one JACK period (256 frames, 5.3 ms) for the level and 1024 frames (21 ms) for
 the bands, advanced one period; a change is dated by the last period of its window. Each
@@ -60,6 +62,10 @@ CONTROLS = ("volume", "brightness", "mute bass")
 # Frames per analysis window. A level needs no spectrum: one JACK period (5.3 ms), so the
 # window adds little to what it dates; the bands need 1024 frames (21 ms) to resolve 47 Hz.
 WINDOWS = {"volume": 256, "brightness": 1024, "mute bass": 1024}
+# A change is sent only when none of the last QUIET_S is already past its threshold (a
+# bright lead note, a gap between bass notes): such a moment running on into the change
+# would date it before it could have been heard.
+QUIET_S = 0.1
 TIMEOUT = 25.0  # seconds to wait for a change (serve: 2 s chunks, 2 ahead, a 1-1.5 s buffer: ~10 s)
 # Targets (issue 16): volume at the device; the engine's answer at 120 bpm.
 TARGETS_MS = {"volume": 20.0, "brightness": 250.0, "mute bass": 600.0}
@@ -176,16 +182,18 @@ RULES = {
 }
 
 
+def beyond(values: np.ndarray, before: np.ndarray, rule: Rule) -> np.ndarray:
+    """Which values are past the rule's threshold (a ratio to the median before)."""
+    if rule.falls:
+        return values < float(np.median(before)) * rule.ratio
+    return values > max(float(np.median(before)) * rule.ratio, 1e-9)
+
+
 def landed(values: np.ndarray, before: np.ndarray, rule: Rule, period_s: float) -> int | None:
     """Index of the first value past the rule's threshold that stays past it."""
     if len(before) == 0 or len(values) == 0:
         return None
-    if rule.falls:
-        threshold = float(np.median(before)) * rule.ratio
-        past = values < threshold
-    else:
-        threshold = max(float(np.median(before)) * rule.ratio, 1e-9)
-        past = values > threshold
+    past = beyond(values, before, rule)
     hold = max(1, round(rule.hold_s / period_s))
     for i in np.flatnonzero(past):
         if i + hold <= len(past) and past[i : i + hold].all():
@@ -226,11 +234,16 @@ def trial(ear: Ear, knobs: Knobs, control: str, change: bool) -> float:
     """Send one change at a random phase and return the seconds until it was heard."""
     period_s = ear.period / ear.rate
     time.sleep(1.0 + random.random() * 0.6)  # settled audio, random phase to beats/chunks
-    start = ear.count
-    pre_periods = int(1.0 / period_s)
-    samples, _, _ = ear.since(start - pre_periods)
-    before = features(samples, ear.period, ear.rate, control)
     rule = RULES[control] if change else _undo(RULES[control])
+    pre_periods = int(1.0 / period_s)
+    quiet = round(QUIET_S / period_s)
+    for _ in range(round(2.0 / 0.02)):  # an ordinary moment: none of the last 0.1 s is past
+        start = ear.count
+        samples, _, _ = ear.since(start - pre_periods)
+        before = features(samples, ear.period, ear.rate, control)
+        if not beyond(before[-quiet:], before, rule).any():
+            break
+        time.sleep(0.02)
     sent = knobs.send(control, change)
     deadline = sent + TIMEOUT
     lag = WINDOWS[control] // ear.period
