@@ -100,16 +100,29 @@ def oscillator(table: F32, hz: float, frames: int) -> F32:
 
 def envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
     """The amplitude envelope of a note (see ``_envelope``); short ones come from a cache."""
-    if frames <= SR // 2:  # drums, bass and lead notes repeat; long pad notes are few
+    if frames <= SR // 2:  # drums, bass and lead notes repeat
         return _cached_envelope(frames, attack, decay, sustain, gate)
-    return _envelope(frames, attack, decay, sustain, gate)
+    # a bar's chord starts its pad notes together, all of one length: computed once, not
+    # per note, so the render at a bar line does not spike (the low preset's margin)
+    return _cached_long_envelope(frames, attack, decay, sustain, gate)
 
 
 @lru_cache(maxsize=64)  # at most 96 KB each: 6 MB
 def _cached_envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
-    out = _envelope(frames, attack, decay, sustain, gate)
-    out.flags.writeable = False
-    return out
+    return _read_only(_envelope(frames, attack, decay, sustain, gate))
+
+
+@lru_cache(maxsize=4)  # ~0.5-1.2 MB each (up to 6 s): under 5 MB
+def _cached_long_envelope(
+    frames: int, attack: float, decay: float, sustain: float, gate: int
+) -> F32:
+    return _read_only(_envelope(frames, attack, decay, sustain, gate))
+
+
+def _read_only(array: F32) -> F32:
+    """A cached array is shared by every note that uses it: nobody may write to it."""
+    array.flags.writeable = False
+    return array
 
 
 def _envelope(frames: int, attack: float, decay: float, sustain: float, gate: int) -> F32:
