@@ -304,7 +304,7 @@ def test_drop_mid_frame_1011_junk_stall_and_oversized_frames_heal(tmp_path: Path
             assert later["played_seconds"] - first["played_seconds"] > 1.8
             assert later["underruns"] == first["underruns"], (first, later)
             assert 1 <= later["underruns"] <= 4, later  # at most one per outage
-            assert later["fill_seconds"] > 0.1, later
+            assert later["fill_seconds"] >= later["target_seconds"] / 2, later  # queued again
             assert daemon.proc.poll() is None
             log = daemon.log()
             assert "dropped a bad frame" in log

@@ -405,3 +405,23 @@ def test_a_gap_in_delivery_is_heard_as_the_last_bar_looping(jack_server, jack_re
     n = (len(heard) - start) // 4800
     rms = np.sqrt((heard[start : start + n * 4800].reshape(n, 4800) ** 2).mean(axis=1))
     assert n > 30 and np.all(rms[:-1] > 1e-4), np.flatnonzero(rms <= 1e-4)
+
+
+def test_a_buffering_player_asks_for_more_past_its_high_mark() -> None:
+    """The low preset's high mark (50 ms) is below what a 512-frame block needs to start
+    (the block, a crossfade and the resume margin): while buffering, the player keeps
+    asking, so the daemon never waits for a wake-up that cannot come; once it plays, the
+    high mark holds again."""
+    player = Player(output="none", latency="low")
+    player.start(clock_thread=False)
+    tone = np.sin(np.arange(2400, dtype=np.float32) / 9.0)[:, None].repeat(2, axis=1)
+    out = np.zeros((512, 2), dtype=np.float32)
+    player.feed(AudioChunk(samples=tone, rate=48_000))  # 50 ms: at the high mark
+    player.pull(out, 512)
+    assert not out.any()  # not enough to start a 512-frame block yet
+    assert player.fill_seconds >= player.stats()["high_mark_seconds"]
+    assert player.wants_more()
+    player.feed(AudioChunk(samples=tone, rate=48_000))
+    player.pull(out, 512)
+    assert out.any()  # playing
+    assert not player.wants_more()  # 88 ms buffered, over the mark

@@ -286,7 +286,7 @@ class Player:
         """False above the high mark: the daemon stops pulling from the engine (and the
         wake-up callback, if set, fires once the buffer drains below the mark)."""
         self.tick()
-        if jitter.wants_more(self.fill_seconds, self._level):
+        if jitter.wants_more(self.fill_seconds, self._level) or self._renderer.waiting:
             return True
         self._wake_below = round(self._level.high_mark * self.rate)
         return False

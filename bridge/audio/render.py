@@ -75,6 +75,7 @@ class Renderer:
         self._step = jitter.fade_step(fade, rate)
         self._fade_step = 1.0
         self._flush = False
+        self._block = 256  # the device's block, as last asked for (a typical one till then)
         self._scratch = np.zeros((MAX_BLOCK, 2), dtype=np.float32)
         self._ramp = np.zeros(MAX_BLOCK, dtype=np.float32)
         self._idx = np.arange(1, MAX_BLOCK + 1, dtype=np.float32)
@@ -90,6 +91,14 @@ class Renderer:
         return self.ring.fill + self.stretch.held
 
     @property
+    def waiting(self) -> bool:
+        """Buffering with too little to start the next device block: more must come
+        whatever the high mark says. With a small preset the start may need more than
+        the mark (a block, a crossfade and the resume margin): asking for no more there
+        would wait forever."""
+        return self.state == BUFFERING and not self._startable(self._block)
+
+    @property
     def concealing(self) -> bool:
         return self.state in (LOOPING, MERGING)
 
@@ -102,6 +111,7 @@ class Renderer:
         """Fill ``buf[:frames]`` (stereo, ``frames`` <= ``MAX_BLOCK``)."""
         if self._flush:
             self._drop()
+        self._block = frames
         state = self.state
         if state == BUFFERING:
             self._buffering(buf, frames)
@@ -134,10 +144,14 @@ class Renderer:
         self._loop.remember(buf[:got])
         return got
 
+    def _startable(self, frames: int) -> bool:
+        """Enough buffered to start playing with a block of ``frames``."""
+        if self.ring.fill < max(self.start_frames, frames + self._resume):
+            return False
+        return self._can(frames + self._xfade)
+
     def _buffering(self, buf: F32, frames: int) -> None:
-        if self.ring.fill < max(self.start_frames, frames + self._resume) or not self._can(
-            frames + self._xfade
-        ):
+        if not self._startable(frames):
             buf[:frames] = 0.0
             return
         self.state = PLAYING  # the envelope fades in from 0
