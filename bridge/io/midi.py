@@ -66,12 +66,13 @@ log = logging.getLogger(__name__)
 OWN_PREFIX = "PromptBridge"  # every client we open starts with this: never matched
 POLL_SECONDS = 0.25
 # The reader thread polls (a Python callback inside JACK's real-time process thread could
-# wait for the GIL and make the whole graph miss its deadline). While knobs move it polls
-# every 2 ms; after a quiet second every 5 ms (one JACK period at 48 kHz/256 delivers a
-# period's MIDI at once anyway), which halves its cost on an idle rig.
+# wait for the GIL and make the whole graph miss its deadline). While a set is played (a
+# message in the last 30 s) it polls every 2 ms, so a knob touched after a pause is not
+# up to 5 ms late; after 30 quiet seconds every 5 ms, which halves its cost on an idle rig
+# (measured: 1.45 % of a core against 2.85 % for the thread).
 READ_SECONDS = 0.002
 IDLE_READ_SECONDS = 0.005
-IDLE_AFTER = 1.0
+IDLE_AFTER = 30.0
 QUEUE_LIMIT = 4096  # rtmidi's queue per input: ~8 s of a flat-out MIDI cable
 
 _APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
