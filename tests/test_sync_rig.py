@@ -29,7 +29,9 @@ pytestmark = pytest.mark.jack
 RATE = 48_000
 PERIOD = 256  # the rig's JACK period (frames)
 PIECE = RATE // 2  # audio is matched to the stream half a second at a time
-MAX_XRUNS = 10  # in the 8 s capture; beyond, the slips blur a 0.2 % tempo
+# Xruns in the 8 s capture the judgement survives. Tried 10: with 7, late JACK cycles
+# bunched the clock's MIDI and its slope read 120.21 bpm against 119.84 heard.
+MAX_XRUNS = 0
 
 
 @dataclass
@@ -88,9 +90,11 @@ def judge_rig(cap: Capture, xruns: int) -> float:
     """JACK's pace (frames per second of real time / rate) during the capture; skip,
     saying why, when the rig cannot judge a 0.2 % tempo or a 10 ms phase: the JACK
     dummy's frame clock is our time axis, and on an overloaded machine it runs percent
-    slow of real time, unevenly (it does not catch up late cycles). Xruns (a client of
-    the graph late: mostly this test's own Python client, by the server's log) are
-    judged by what they did to the stream (``heard_tempo``), up to ``MAX_XRUNS``."""
+    slow of real time, unevenly (it does not catch up late cycles). An xrun (a client of
+    the graph late: mostly this test's own Python client, by the server's log) slips the
+    stream against JACK's frames, which ``heard_tempo`` measures, but also delays and
+    bunches the MIDI of late cycles, which blurs a 0.2 % slope: more than ``MAX_XRUNS``
+    and the rig is unfit."""
     with cap.lock:
         cycles = np.array(cap.cycles)
     half = len(cycles) // 2
