@@ -17,8 +17,9 @@ which the change shows and stays:
 A change is dated at the start of the run that holds, so a hold does not add to the figure.
 
 Windows are one JACK period (256 frames, 5.3 ms) for the level and 1024 frames (21 ms) for
-the bands, advanced one period; a change is dated by the last period of its window. Each trial sends the change at a random phase
-(after 1-1.6 s of settled audio), waits for it, then sends it back and waits for that.
+the bands, advanced one period; a change is dated by the last period of its window. Each
+trial sends the change at a random phase (after 1-1.6 s of settled audio), waits for it,
+then sends it back and waits for that.
 
 Two paths: ``embedded`` (``promptbridge run --engine synth --latency low``) and ``serve``
 (``promptbridge serve --engine synth`` over loopback, played by ``run --engine lyria``
