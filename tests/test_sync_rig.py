@@ -118,8 +118,7 @@ def judge_rig(cap: Capture, xruns: int) -> float:
 
 def heard_pieces(mono: np.ndarray, reference: np.ndarray, below: float) -> list[tuple[int, int]]:
     """(capture index, stream frame there) for every half second of the capture that is
-    a clean piece of the synth's stream, verbatim (pieces with a slip in them are left
-    out; a stretched stream would match nowhere)."""
+    a clean piece of the synth's stream (pieces with a slip in them are left out)."""
     out = []
     for start in range(0, len(mono) - RATE, PIECE):
         with contextlib.suppress(AssertionError):
@@ -255,6 +254,7 @@ class Heard:
     speed: float
     beats_off_ms: float
     xruns: int
+    pace: float  # JACK's frames per second of real time / rate
 
 
 def capture_clock(port: int, capture: Capture, seconds: float = 8.0) -> tuple[Any, ...]:
@@ -277,7 +277,7 @@ def judge_clock(capture: Capture, taken: tuple[Any, ...], bpm: int, log: str) ->
     found in the audio half a second at a time). Skips when the rig is unfit."""
     frames, audio, midi, before, after, latency = taken
     xruns = after["device_xruns"] - before["device_xruns"]
-    judge_rig(capture, xruns)
+    pace = judge_rig(capture, xruns)
     # The music is heard at the engine's tempo: not stretched by the playout (the first
     # seconds after a start once were, by up to 4 %, and the clock followed)
     assert after["stretched_seconds"] == before["stretched_seconds"], (before, after)
@@ -312,6 +312,7 @@ def judge_clock(capture: Capture, taken: tuple[Any, ...], bpm: int, log: str) ->
         speed=speed,
         beats_off_ms=float(np.median(misses)) / RATE * 1000,
         xruns=xruns,
+        pace=pace,
     )
 
 
