@@ -17,7 +17,9 @@ grid stays right across pauses and underruns:
   buffer); so stream second ``x`` is heard at ``now + delay - (fed - x) / speed``.
   That grid, while audio actually flows (the buffer is being consumed), goes to
   ``HeardGrid``, which smooths it; a replaced grid goes to the
-  Instrument's quantizer (with the leads), the MIDI clock and, leading, to Link.
+  Instrument's quantizer (with the leads), the MIDI clock and, leading, to Link. The
+  leads go to the quantizer on every refresh (a change is timed with the lead of the
+  moment it is asked for), the smoothed grid to the clock.
 * ``fade(direction, flush)``: what is heard starts or stops: the clock sends Start (at
   the next downbeat), Continue or Stop; a flush (STOP) forgets the grid.
 * ``run()``: a task of the daemon: refresh every ``PERIOD``, run the tracker in a worker
@@ -155,7 +157,7 @@ class Sync:
 
     def refresh(self, now: float) -> None:
         """Time the anchored grid by what is queued now; feed it to the follower."""
-        delay, _ = self.player.delay()
+        delay, latency = self.player.delay()
         stats = self.player.stats()
         consumed = self._fed - float(stats.get("fill_seconds", 0.0))  # stream seconds played
         flowing = consumed > self._consumed + 1e-4
@@ -175,10 +177,10 @@ class Sync:
         replaced = self.heard.observe(seen, now)
         if replaced is not None:
             self._push(replaced)
-        elif self.instrument.quantizer.held:
-            self._push_leads(delay, anchor.source)  # the buffer moved: so do the releases
-        elif self.clock_out is not None and self.heard.grid is not None:
-            self.clock_out.set_grid(self.heard.grid)  # a smoothed nudge
+        else:
+            self._push_leads(delay, latency, anchor.source)
+            if self.clock_out is not None and self.heard.grid is not None:
+                self.clock_out.set_grid(self.heard.grid)  # a smoothed nudge
         if self.link is not None and self.link_mode == "lead" and self.heard.grid is not None:
             self.link.publish(self.heard.grid)
 
@@ -196,16 +198,21 @@ class Sync:
             log.info("heard grid: %.2f bpm (%s, confidence %.2f)", grid.bpm, grid.source,
                      grid.confidence)  # fmt: skip
 
-    def _push_leads(self, delay: float, source: str) -> None:
-        """The time from the engine to the ear changed (the buffer level moves)."""
-        _, latency = self.player.delay()
-        self.instrument.quantizer.set_leads(delay, latency, on_beats=source == "engine")
+    def _push_leads(self, delay: float, latency: float, source: str) -> None:
+        """The time from the engine to the ear now (the buffer level moves). Kept current
+        whether or not something waits: a change asked for is timed with it. (Pushed
+        only with a new grid, it was the level of the start, 0.5 s short of the full
+        buffer on the rig, and a bpm move asked then landed a beat after the bar.)"""
+        quantizer = self.instrument.quantizer
+        quantizer.set_leads(delay, latency, on_beats=source == "engine")
+        if not quantizer.held:
+            return
         if log.isEnabledFor(logging.DEBUG):
             now = self.clock()
-            held = self.instrument.quantizer.held[0]
+            held = quantizer.held[0]
             log.debug("lead %.3f s, fed %.3f s, release in %.3f s, heard in %.3f s",
                       delay, self._fed, held.at - now, held.boundary - now)  # fmt: skip
-        self.wake()
+        self.wake()  # the releases moved: the daemon's deadline with them
 
     async def _track(self) -> None:
         """Measure the grid of the window (in a worker thread: ~0.1 s of numpy)."""

@@ -113,16 +113,24 @@ def test_inside_follow_sets_bpm_from_a_peer_on_a_bar() -> None:
         quantizer = daemon.instrument.quantizer
         early = grid.beat_seconds * ON_BEATS_EARLY if quantizer.on_beats else 0.0  # synth
         lead = quantizer.engine_lead + early
+        synth = daemon.parts.engine.synth
+        await _until(lambda: synth.contexts and synth.contexts[-1][1] == 126, 10)
+        contexts = list(synth.contexts)
         snap = daemon.snapshot()
         daemon.stop()
         await task
         assert snap["sync"]["link"]["peers"] >= 1
-        return applied, grid, lead
+        return applied, grid, lead, contexts
 
     try:
-        applied, grid, lead = asyncio.run(scenario())
+        applied, grid, lead, contexts = asyncio.run(scenario())
     finally:
         peer.enabled = False
+    # The engine started 126 bpm on a bar line of the 120 bpm stream it played before
+    # (stream frames: what the output plays, whatever the clock says)
+    (before, old_bpm), (start, _) = contexts[-2], contexts[-1]
+    bar_frames = 4 * 60 * 48_000 // old_bpm
+    assert old_bpm == 120 and (start - before) % bar_frames == 0, contexts
     # released at (bar - lead): heard on a bar of the grid heard before the change
     beats_off = grid.beats(applied + lead) % 4
     seconds_off = min(beats_off, 4 - beats_off) * grid.beat_seconds

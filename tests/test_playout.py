@@ -110,6 +110,18 @@ def test_a_stream_at_097x_with_no_lead_plays_ten_minutes_without_a_gap() -> None
     assert off.silent_windows() > 10
 
 
+def test_an_engine_that_starts_after_the_device_is_played_at_its_own_tempo() -> None:
+    """The daemon opens the device before the engine's first chunk (0.3 s of buffering
+    silence), then the embedded engine renders on demand: the music plays at exactly its
+    own speed from the first beat. (Counting the buffering silence as a trough once held
+    it at 0.96x for the first 6 s: 128 bpm heard as 123.)"""
+    schedule = sim.Schedule(seconds=10.0, speed=100.0, chunk=0.05, stalls=((0.0, 0.3),))
+    res = sim.run(sim.synth(128.0), schedule, block=256, bpm=128.0, latency="low")
+    assert res.stats["underruns"] == 0
+    assert res.ratio_min == 1.0 and res.ratio_max <= 1.0005, (res.ratio_min, res.ratio_max)
+    assert res.stats["stretched_seconds"] < 0.05, res.stats
+
+
 @pytest.mark.parametrize("stall", [3.0, 6.0, 10.0])
 def test_a_stall_is_covered_by_a_loop_that_ends_when_audio_returns(stall: float) -> None:
     """The embedded engine's music (120 bpm) stalls for 3, 6 or 10 s: the last bar loops,

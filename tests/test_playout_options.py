@@ -1,4 +1,5 @@
-"""The never-silent options: rig keys, `run` flags (flags win) and the Player's checks."""
+"""The never-silent options: rig keys, `run` flags (flags win), the Player's checks, and
+no stretching for an engine that renders on demand."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import argparse
 import numpy as np
 import pytest
 
+from bridge.audio import simulate as sim
 from bridge.audio.player import Player
-from bridge.commands.run import add_rig_arguments, settings_from
+from bridge.commands.run import add_rig_arguments, make_parts_audio, settings_from
 from bridge.core.types import AudioChunk
+from bridge.engines import supports
 from bridge.errors import ConfigError, DeviceError
-from bridge.rig import parse_rig
+from bridge.rig import RigSettings, parse_rig
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -85,3 +88,28 @@ def test_the_loop_tempo_is_the_bpm_given_even_before_start() -> None:
         assert player.stats()["loop_bpm"] is None  # nothing measured yet
     finally:
         player.close()
+
+
+@pytest.mark.parametrize(("engine", "steered"), [("synth", False), ("lyria", True)])
+def test_an_engine_rendering_on_demand_is_never_stretched(engine: str, steered: bool) -> None:
+    """The player ``run`` makes for the embedded engine (it renders on demand) plays at
+    exactly 1.0 even with its buffer under the target: a slower playout would not fill it,
+    only lower the tempo a DJ hears. For a streamed engine it slows down."""
+    settings = RigSettings(engine=engine, output="none", latency="balanced")  # target 1 s
+    player, _ = make_parts_audio(settings, steer=not supports(engine).on_demand)
+    player.start(clock_thread=False)
+    try:
+        tone = sim.tone()
+        player.feed(AudioChunk(tone(48_000)))  # 1 s, played down to 0.7 s
+        out = np.zeros((256, 2), dtype=np.float32)
+        while player.fill_seconds > 0.7:
+            player.pull(out, 256)
+        for _ in range(100):  # 0.5 s more, topped up a block at a time: under the target
+            player.feed(AudioChunk(tone(256)))
+            player.pull(out, 256)
+        stats = player.stats()
+    finally:
+        player.close()
+    assert stats["underruns"] == 0 and stats["fill_seconds"] < 1.0, stats
+    assert (stats["playout_ratio_min"] < 0.999) is steered, stats
+    assert (stats["playout_ratio_max"] == stats["playout_ratio_min"] == 1.0) is not steered

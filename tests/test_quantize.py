@@ -249,3 +249,35 @@ def test_an_engine_landing_on_its_beats_gets_changes_half_a_beat_early() -> None
     d.feed(Change("config.bpm", 100), now=0.3)
     out = sends(d.advance(3.0))
     assert out[0][0] == pytest.approx(2.0 - 0.4 - 0.7 * 0.5)
+
+
+def test_a_lead_that_grew_under_a_held_change_moves_it_to_the_next_bar() -> None:
+    """The rig's beat-late bpm move: timed with a lead of 0.4 s, the buffer then fills to
+    0.9 s before the release. Released then, the engine's next beat would be heard at
+    2.5 s, a beat after the bar; it waits for the bar it can still reach, 4.0 s (rule 7)."""
+    d = driver()
+    d.instrument.grid(GRID, engine_lead=0.4, on_beats=True)
+    d.feed(Change("config.bpm", 100), now=0.3)
+    assert d.instrument.quantizer.next_deadline() == pytest.approx(2.0 - 0.4 - 0.35)
+    d.advance(1.2)
+    d.instrument.quantizer.set_leads(0.9, 0.0, on_beats=True)  # what sync does each refresh
+    out = sends(d.advance(5.0))
+    assert out[0][0] == pytest.approx(4.0 - 0.9 - 0.35)
+    assert isinstance(out[0][1], SetConfig) and out[0][1].config.bpm == 100
+
+
+def test_a_release_late_within_the_engines_slack_still_goes() -> None:
+    """A loop held up 0.1 s past the release: the on-beats engine still lands it on the
+    bar (0.4 beat of slack), so it goes at once; a model's change 0.1 s late would be
+    heard after the bar, so it waits for the next one (rule 7)."""
+    d = driver()
+    d.instrument.grid(GRID, engine_lead=0.4, on_beats=True)
+    d.feed(Change("config.bpm", 100), now=0.3)
+    d.now = 1.25 + 0.1
+    assert sends(d.poll())[0][0] == pytest.approx(1.35)
+    model = driver()
+    model.instrument.grid(GRID, engine_lead=0.4)
+    model.feed(Change("config.bpm", 100), now=0.3)
+    model.now = 1.6 + 0.1
+    assert sends(model.poll()) == []
+    assert model.instrument.quantizer.held[0].boundary == pytest.approx(4.0)

@@ -12,6 +12,11 @@ tick from its onset is that latency (the status says which value was used).
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import wave
@@ -27,6 +32,13 @@ from tests.daemon_helpers import Daemon, free_port, status, wait_status
 
 pytestmark = pytest.mark.jack
 RATE = 48_000
+PERIOD = 256  # the rig's JACK period (frames)
+PIECE = RATE // 2  # audio is matched to the stream half a second at a time
+# Xruns in the 8 s capture the judgement survives. Seen with one (three captures): clock
+# 120.026, 120.056 and 128.007 bpm, heard exactly 1.0x, beats 1-1.7 ms off. With five or
+# more, late cycles bunch the clock's MIDI and JACK's frame axis jumps against the stream
+# (by 704 frames once): the clock read 120.21 against 119.84 heard with seven.
+MAX_XRUNS = 1
 
 
 @dataclass
@@ -57,12 +69,13 @@ class Capture:
             self.midi.clear()
             self.cycles.clear()
 
-    def take(self) -> tuple[int, np.ndarray, list[tuple[int, int]]]:
-        """(frame time of the first sample, audio [n, 2], MIDI (frame, status byte))."""
+    def take(self) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """(JACK frame of every sample, audio [n, 2], MIDI (frame, status byte)). The
+        frames are kept per sample: a cycle this client missed leaves a gap in them."""
         with self.lock:
             blocks, midi = list(self.blocks), list(self.midi)
-        first = blocks[0][0]
-        return first, np.concatenate([b for _, b in blocks]), midi
+        frames = np.concatenate([start + np.arange(len(b)) for start, b in blocks])
+        return frames, np.concatenate([b for _, b in blocks]), midi
 
 
 @pytest.fixture
@@ -84,15 +97,18 @@ def judge_rig(cap: Capture, xruns: int) -> float:
     """JACK's pace (frames per second of real time / rate) during the capture; skip,
     saying why, when the rig cannot judge a 0.2 % tempo or a 10 ms phase: the JACK
     dummy's frame clock is our time axis, and on an overloaded machine it runs percent
-    slow of real time, unevenly (it does not catch up late cycles), and the audio child
-    misses cycles (xruns), which slip the stream against JACK's frames."""
+    slow of real time, unevenly (it does not catch up late cycles). An xrun (a client of
+    the graph late: mostly this test's own Python client, by the server's log) slips the
+    stream against JACK's frames, which ``heard_tempo`` measures, but also delays and
+    bunches the MIDI of late cycles, which blurs a 0.2 % slope: more than ``MAX_XRUNS``
+    and the rig is unfit."""
     with cap.lock:
         cycles = np.array(cap.cycles)
     half = len(cycles) // 2
     paces = [
         (c[-1, 1] - c[0, 1]) / ((c[-1, 0] - c[0, 0]) * RATE) for c in (cycles[:half], cycles[half:])
     ]
-    if max(abs(p - 1) for p in paces) > 0.002 or xruns:
+    if max(abs(p - 1) for p in paces) > 0.002 or xruns > MAX_XRUNS:
         pytest.skip(
             f"rig unfit to judge: JACK ran at {paces[0]:.1%} then {paces[1]:.1%} of real time, "
             f"{xruns} device xruns during the capture (machine overloaded)"
@@ -100,14 +116,21 @@ def judge_rig(cap: Capture, xruns: int) -> float:
     return (paces[0] + paces[1]) / 2
 
 
-def heard_offsets(mono: np.ndarray, reference: np.ndarray, below: float) -> list[tuple[int, int]]:
-    """(capture index, stream frame there) for every second of the capture that is a
-    clean piece of the synth's stream (pieces with an xrun in them are left out)."""
+def heard_pieces(mono: np.ndarray, reference: np.ndarray, below: float) -> list[tuple[int, int]]:
+    """(capture index, stream frame there) for every half second of the capture that is
+    a clean piece of the synth's stream (pieces with a slip in them are left out)."""
     out = []
-    for start in range(0, len(mono) - RATE, RATE):
+    for start in range(0, len(mono) - RATE, PIECE):
         with contextlib.suppress(AssertionError):
             out.append((start, stream_offset(mono[start:], reference, below + start / RATE)))
     return out
+
+
+def heard_tempo(frames: np.ndarray, pieces: list[tuple[int, int]]) -> float:
+    """Stream frames played per JACK frame over the capture: 1.0 for a stream played
+    verbatim and whole; each period the audio child missed slips it 256 frames later."""
+    at = np.array([frames[i] for i, _ in pieces], dtype=np.float64)
+    return float(np.polyfit(at, [offset for _, offset in pieces], 1)[0])
 
 
 def wire(cap: Capture) -> None:
@@ -221,68 +244,132 @@ def tick_numbers(ticks: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(steps)])
 
 
-@pytest.mark.xfail(
-    reason="issue 14, open: on a quiet machine the clock measured 126.65 bpm at 128 "
-    "(1 % slow, the target is 0.2 %); under load the rig is unfit and the test skips",
-    strict=False,
-)
-@pytest.mark.parametrize("bpm", [120, 128])
-def test_clock_out_follows_the_heard_tempo_and_beats(
-    tmp_path: Path, jack_server: Any, capture: Capture, bpm: int
-) -> None:
-    """The embedded engine at 120 and 128 bpm: our clock's tempo within 0.2 %, and its
-    beats (every 24th tick) within 10 ms of the kicks at the sound card."""
-    port = free_port()
-    daemon = Daemon(run_args(tmp_path, port, bpm))
-    try:
-        daemon.wait_for("heard grid", timeout=30)
-        wire(capture)
-        snap = wait_status(port, lambda s: (s["sync"].get("clock_out") or {}).get("ticks", 0) > 48)
-        latency = snap["sync"]["quantize"]["lead"]["output"]
-        time.sleep(1.0)
-        audio_status = status(port)["audio"]
-        xruns, played = audio_status["device_xruns"], audio_status["played_seconds"]
-        capture.clear()
-        time.sleep(8.0)
-        first, audio, midi = capture.take()
-        xruns = status(port)["audio"]["device_xruns"] - xruns
-    finally:
-        daemon.stop()
+@dataclass
+class Heard:
+    """A capture judged: the clock's tempo, the heard tempo (both on JACK's frames), and
+    the median distance of the clock's beats from the heard beats."""
+
+    clock_bpm: float
+    heard_bpm: float
+    speed: float
+    beats_off_ms: float
+    xruns: int
+    pace: float  # JACK's frames per second of real time / rate
+
+
+def capture_clock(port: int, capture: Capture, seconds: float = 8.0) -> tuple[Any, ...]:
+    """Wire the capture, let the clock run, capture: (frames, audio, midi, before, after,
+    output latency) with the player's status before and after."""
+    wire(capture)
+    snap = wait_status(port, lambda s: (s["sync"].get("clock_out") or {}).get("ticks", 0) > 48)
+    latency = snap["sync"]["quantize"]["lead"]["output"]
+    time.sleep(1.0)
+    before = status(port)["audio"]
+    capture.clear()
+    time.sleep(seconds)
+    frames, audio, midi = capture.take()
+    after = status(port)["audio"]
+    return frames, audio, midi, before, after, latency
+
+
+def judge_clock(capture: Capture, taken: tuple[Any, ...], bpm: int, log: str) -> Heard:
+    """The clock's tempo and beats against what was heard (the synth's stream at ``bpm``,
+    found in the audio half a second at a time). Skips when the rig is unfit."""
+    frames, audio, midi, before, after, latency = taken
+    xruns = after["device_xruns"] - before["device_xruns"]
     pace = judge_rig(capture, xruns)
+    # The music is heard at the engine's tempo: not stretched by the playout (the first
+    # seconds after a start once were, by up to 4 %, and the clock followed)
+    assert after["stretched_seconds"] == before["stretched_seconds"], (before, after)
+    pieces = heard_pieces(audio.mean(axis=1), offline(bpm, 60.0), before["played_seconds"] + 1.0)
+    assert len(pieces) >= 8, f"only {len(pieces)} clean half seconds of audio ({xruns} xruns)"
+    speed = heard_tempo(frames, pieces)
+    slips = xruns * PERIOD / (frames[-1] - frames[0])
+    assert 1 - slips - 0.0005 < speed < 1.0005, f"heard at {speed:.5f}x ({xruns} xruns)"
     ticks = np.array([f for f, b in midi if b == 0xF8], dtype=np.float64)
-    assert len(ticks) > 24 * 12, f"{len(ticks)} ticks of {len(midi)} messages, {daemon.log()}"
+    assert len(ticks) > 24 * 12, f"{len(ticks)} ticks of {len(midi)} messages, {log}"
     # Tempo: the least-squares slope of tick frame against tick number. The JACK dummy
     # drops a cycle's MIDI when the loaded machine makes it overrun, and rtmidi emits at
     # the start of a cycle (256 frames), so tick numbers are rebuilt from the gaps.
     number = tick_numbers(ticks)
     slope = np.polyfit(number, ticks, 1)[0]
-    measured = 60.0 * RATE / (slope * 24)
-    assert abs(measured - bpm) / bpm < 0.002, f"{measured:.3f} bpm (JACK at {pace:.2%})"
     # The true beats: the synth's grid, found by matching what was heard to its stream,
-    # second by second (an xrun slips the stream against JACK's frames; so does our grid).
-    mono = audio.mean(axis=1)
-    reference = offline(bpm, 60.0)
+    # half second by half second (an xrun slips the stream against JACK's frames; so
+    # does our grid), at the JACK frames the capture got them.
     per_beat = 60.0 * RATE / bpm
-    offsets = heard_offsets(mono, reference, played + 1.0)
-    assert len(offsets) >= 4, f"only {len(offsets)} clean seconds of audio ({xruns} xruns)"
     heard = []
-    for start, offset in offsets:  # capture index → stream frame, for one clean second
-        beats = np.arange(np.ceil(offset / per_beat), (offset + RATE) / per_beat) * per_beat
-        heard += list(first + start + (beats - offset) + latency * RATE)  # heard later
+    for start, offset in pieces:
+        beats = np.arange(np.ceil(offset / per_beat), (offset + PIECE) / per_beat) * per_beat
+        heard += list(frames[start + (beats - offset).astype(int)] + latency * RATE)  # heard later
     # which tick of the 24 is "on the beat": the one nearest the heard beats
     misses = min(
         ([float(np.min(np.abs(ticks[number % 24 == p] - b))) for b in heard] for p in range(24)),
         key=lambda m: float(np.median(m)),
     )
-    typical_ms = np.median(misses) / RATE * 1000
-    assert typical_ms < 10.0, f"clock beats {typical_ms:.1f} ms off the heard beats"
+    return Heard(
+        clock_bpm=60.0 * RATE / (slope * 24),
+        heard_bpm=bpm * speed,  # on JACK's frames: an xrun's slip delays what is heard
+        speed=speed,
+        beats_off_ms=float(np.median(misses)) / RATE * 1000,
+        xruns=xruns,
+        pace=pace,
+    )
 
 
-@pytest.mark.xfail(
-    reason="on the loaded machine the change was sometimes heard one beat after the bar "
-    "(2 of 5 runs); the cause is not found yet",
-    strict=False,
-)
+@pytest.mark.parametrize("bpm", [120, 128])
+def test_clock_out_follows_the_heard_tempo_and_beats(
+    tmp_path: Path, jack_server: Any, capture: Capture, bpm: int
+) -> None:
+    """The embedded engine at 120 and 128 bpm: what is heard is its stream verbatim, at
+    its tempo; our clock's tempo is within 0.2 % of it, and its beats (every 24th tick)
+    within 10 ms of the kicks at the sound card."""
+    port = free_port()
+    daemon = Daemon(run_args(tmp_path, port, bpm))
+    try:
+        daemon.wait_for("heard grid", timeout=30)
+        taken = capture_clock(port, capture)
+    finally:
+        daemon.stop()
+    got = judge_clock(capture, taken, bpm, daemon.log())
+    assert abs(got.clock_bpm - got.heard_bpm) / got.heard_bpm < 0.002, got
+    assert got.beats_off_ms < 10.0, got
+
+
+@pytest.mark.parametrize("bpm", [120, 128])
+def test_a_streamed_engines_tempo_and_beats_are_tracked_from_what_is_heard(
+    tmp_path: Path, jack_server: Any, capture: Capture, bpm: int
+) -> None:
+    """The embedded engine behind ``promptbridge serve``, played by the lyria engine: no
+    grid comes over the wire, so the daemon tracks the beats of what it plays. The MIDI
+    clock that follows the tracked grid is within 1 % of the heard tempo and its beats
+    within 20 ms of the kicks at the sound card."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "serve", "--port", "0", "--chunk-seconds", "0.5"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JOURNAL_STREAM": ""},
+    )
+    try:
+        assert server.stderr is not None
+        found = re.search(r"on (ws://127\.0\.0\.1:\d+/ws/\S+)", server.stderr.readline())
+        assert found, "serve did not say where it listens"
+        port = free_port()
+        streamed = ["--engine", "lyria", "--url", found.group(1), "--latency", "balanced",
+                    "--stretch-limit", "0"]  # fmt: skip
+        daemon = Daemon([*run_args(tmp_path, port, bpm), *streamed])
+        try:
+            daemon.wait_for(r"heard grid: .* \(tracker", timeout=40)
+            taken = capture_clock(port, capture)
+        finally:
+            daemon.stop()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=10)
+    got = judge_clock(capture, taken, bpm, daemon.log())
+    assert abs(got.clock_bpm - got.heard_bpm) / got.heard_bpm < 0.01, got
+    assert got.beats_off_ms < 20.0, got
+
+
 def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
     tmp_path: Path, jack_server: Any
 ) -> None:

@@ -22,6 +22,7 @@ from bridge.commands.run import make_engine
 from bridge.config import default_mapping
 from bridge.core.types import Change
 from bridge.daemon import Daemon, Parts
+from bridge.engines import supports_of
 from bridge.io.midifile import Timed, demo_script_path, read_script
 from bridge.rig import RigSettings
 
@@ -99,8 +100,9 @@ async def _main(args: argparse.Namespace) -> int:
     mapping = default_mapping()
     from bridge.commands.run import make_parts_audio
 
-    player, recorder = make_parts_audio(settings)
-    parts = Parts(engine=make_engine(settings), player=player, recorder=recorder)
+    engine = make_engine(settings)
+    player, recorder = make_parts_audio(settings, steer=not supports_of(engine).on_demand)
+    parts = Parts(engine=engine, player=player, recorder=recorder)
     daemon = Daemon(settings, mapping, parts)
     started = time.monotonic()
     where = "the default sound device" if output == "default" else f"output {output!r}"

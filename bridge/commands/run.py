@@ -20,7 +20,7 @@ from bridge.commands import magenta_flags
 from bridge.config import default_mapping, load_mapping
 from bridge.core.mapping import MappingSet
 from bridge.daemon import Daemon, Parts, check_engine
-from bridge.engines import create_engine
+from bridge.engines import create_engine, supports_of
 from bridge.engines.base import Engine
 from bridge.errors import ConfigError, Problem, SecretError
 from bridge.rig import RigSettings, mapping_refs, merge, parse_rig, read_rig_text, rig_problems
@@ -234,8 +234,9 @@ def make_engine(settings: RigSettings) -> Engine:
     return create_engine("synth", chunk_seconds=settings.chunk_seconds, quantize=quantize)
 
 
-def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
-    """The player (and recorder, with --record) the settings ask for."""
+def make_parts_audio(settings: RigSettings, steer: bool = True) -> tuple[Any, Any]:
+    """The player (and recorder, with --record) the settings ask for; ``steer=False``
+    for an engine rendering on demand: its playout is not stretched (``Supports``)."""
     from bridge.audio.player import Player
 
     recorder = None
@@ -249,7 +250,7 @@ def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
         channels=settings.channels or None,
         gain=settings.gain,
         recorder=recorder,
-        stretch_limit=settings.stretch_limit,
+        stretch_limit=settings.stretch_limit if steer else 0.0,
         conceal=settings.conceal,
         conceal_max=settings.conceal_max,
     )
@@ -257,12 +258,13 @@ def make_parts_audio(settings: RigSettings) -> tuple[Any, Any]:
 
 
 def make_parts(settings: RigSettings, mapping: MappingSet) -> Parts:
-    player, recorder = make_parts_audio(settings)
+    engine = make_engine(settings)
+    player, recorder = make_parts_audio(settings, steer=not supports_of(engine).on_demand)
     hub = make_hub(settings, mapping)
     status = make_status_factory(settings) if settings.status else None
     clock_out, link = make_sync_parts(settings)
     return Parts(
-        engine=make_engine(settings),
+        engine=engine,
         player=player,
         hub=hub,
         recorder=recorder,

@@ -34,6 +34,12 @@ Rules
    so the status API can answer at once instead of silently dropping it at the bar.
 6. A new grid (``set_grid``) re-times what is held onto the new grid; ``mode = "off"``
    or a grid of too little confidence releases it at the next ``due``.
+7. **A missed release waits for the next boundary**: a change that ``due`` finds later
+   than it can still land (its release passed by more than ``LATE``; ``LATE_ON_BEATS``
+   of a beat for an engine landing on its beats, which the early release leaves as
+   slack) is re-timed onto the next boundary it can reach, not heard after the bar line.
+   That happens when the lead grew under it (the buffer filled since it was timed) or
+   the loop was held up.
 """
 
 from __future__ import annotations
@@ -53,6 +59,10 @@ Mode = Literal["bar", "beat", "off"]
 MODES: tuple[str, ...] = get_args(Mode)
 MIN_CONFIDENCE = 0.5
 ON_BEATS_EARLY = 0.7  # of a beat: see rule 3
+# Rule 7. Of the 0.7 beat, 0.3 stays for what the engine renders ahead of the buffer
+# (a chunk and a block: ~0.1 s) and the loop's own lateness.
+LATE_ON_BEATS = 0.4  # of a beat
+LATE = 0.03  # seconds: a fade or a model's change this late is heard after the bar
 _CONFIG = frozenset({"config.bpm", "config.scale"})
 _WAITING_ACTIONS = frozenset({Playback.PLAY, Playback.STOP, Playback.RESET_CONTEXT})
 
@@ -160,14 +170,29 @@ class Quantizer:
         return Held(change, now, boundary - lead, boundary, local)
 
     def due(self, now: float) -> list[Change]:
-        """The held changes whose time has come, in arrival order."""
+        """The held changes whose time has come, in arrival order; a missed one is
+        re-timed onto the next boundary it can reach (rule 7)."""
         if not self._held:
             return []
-        ready = [h for h in self._held if h.at <= now or not self.active]
-        if not ready:
-            return []
-        self._held = [h for h in self._held if h not in ready]
+        if not self.active:
+            ready, self._held = self._held, []
+            return [h.change for h in ready]
+        ready, waiting = [], []
+        for h in self._held:
+            if h.at > now:
+                waiting.append(h)
+            elif now - h.at <= self._late(h.local):
+                ready.append(h)
+            else:
+                waiting.append(self._timed(h.change, h.local, now))
+        self._held = waiting
         return [h.change for h in ready]
+
+    def _late(self, local: bool) -> float:
+        """How late a release may come and still be heard on its boundary (rule 7)."""
+        if self.on_beats and not local and self.grid is not None:
+            return self.grid.beat_seconds * LATE_ON_BEATS
+        return LATE
 
     def next_deadline(self) -> float | None:
         return min((h.at for h in self._held), default=None)

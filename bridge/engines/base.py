@@ -53,12 +53,16 @@ class Supports:
     sends one after them; an engine that ignores bpm and scale needs none).
     ``notes``/``drums``: it takes keys and pads (``notes``/``drums`` bindings) through
     ``apply_note`` (see ``NoteSink``).
+    ``on_demand``: it renders faster than real time whenever asked (the embedded engine),
+    so the daemon tops the player's buffer up at once and plays it unstretched: a slower
+    playout would not raise the buffer (backpressure caps it), only lower the tempo heard.
     """
 
     controls: frozenset[str] = frozenset(CONFIG_SPECS)
     resets: frozenset[str] = frozenset({"bpm", "scale"})
     notes: bool = False
     drums: bool = False
+    on_demand: bool = False
 
 
 # The Lyria protocol's full set of controls: every engine that does not say otherwise.

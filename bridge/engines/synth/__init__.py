@@ -6,11 +6,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from bridge.engines.base import FULL
 from bridge.engines.synth.engine import DEFAULT_CHUNK, Quantize, Synth, SynthEngine
 
-__all__ = ["Synth", "SynthEngine", "create"]
+__all__ = ["SUPPORTS", "Synth", "SynthEngine", "create"]
+
+# Every control of the protocol; rendered on demand, so its playout is never stretched.
+SUPPORTS = replace(FULL, on_demand=True)
 
 
 def create(
