@@ -1,7 +1,7 @@
 """Real-time factor and memory of the embedded engine (``synth``) on one core.
 
 Renders N seconds of music per scenario (2 s chunks like the model, 0.25 s chunks, and
-the default 0.05 s chunks that keep a knob's delay short) and prints the real-time factor
+the default 0.025 s chunks that keep a knob's delay short) and prints the real-time factor
 (seconds of audio per second of CPU wall time)
 next to two baselines rendered in the same run, so the figure means something on any
 machine:
@@ -146,7 +146,7 @@ def main() -> int:
         for name, prompts, config in SCENARIOS:
             rtf = rtf_engine(prompts, config, chunk, args.seconds)
             worst = min(worst, rtf)
-            print(f"synth {chunk:4.2f} s chunks, {name:24s}: {rtf:8.1f}x real time")
+            print(f"synth {chunk:5.3f} s chunks, {name:24s}: {rtf:8.1f}x real time")
     memory = max(
         peak_memory_mb(chunk, min(args.seconds, 20.0)) for chunk in (2.0, 0.25, DEFAULT_CHUNK)
     )
