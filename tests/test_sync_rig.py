@@ -111,7 +111,7 @@ def judge_rig(cap: Capture, xruns: int) -> float:
     if max(abs(p - 1) for p in paces) > 0.002 or xruns > MAX_XRUNS:
         pytest.skip(
             f"rig unfit to judge: JACK ran at {paces[0]:.1%} then {paces[1]:.1%} of real time, "
-            f"{xruns} device xruns during the capture (machine overloaded)"
+            f"{xruns} device xruns during the capture (a late JACK client: a busy VM)"
         )
     return (paces[0] + paces[1]) / 2
 
