@@ -55,6 +55,7 @@ from typing import Any
 
 import rtmidi
 
+from bridge.aio import cancelled
 from bridge.core.mapping import ControllerSpec, match_ports
 from bridge.core.midi import encode, parse
 from bridge.core.types import MidiEvent
@@ -246,11 +247,8 @@ class MidiHub:
 
     async def close(self) -> None:
         """Stop polling and close every port."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         await asyncio.to_thread(self._close_all)
 
     def _close_all(self) -> None:

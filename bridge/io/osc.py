@@ -37,6 +37,7 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
+from bridge.aio import cancelled
 from bridge.core import oscmap
 from bridge.core.instrument import Outcome
 from bridge.core.types import Change
@@ -196,11 +197,8 @@ class OscServer:
         log.info("OSC on udp://%s:%d", self.host, self.port)
 
     async def close(self) -> None:
-        if self._pusher is not None:
-            self._pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pusher
-            self._pusher = None
+        await cancelled(self._pusher)
+        self._pusher = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None

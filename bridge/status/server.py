@@ -54,6 +54,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import CONNECTING
 
 from bridge import __version__
+from bridge.aio import cancelled
 from bridge.core.instrument import Outcome
 from bridge.core.targets import parse_target
 from bridge.core.types import CONFIG_SPECS, TARGETS_HELP, Change
@@ -249,11 +250,8 @@ class StatusServer:
 
     async def close(self) -> None:
         """Stop listening and close every websocket (code 1001: going away)."""
-        if self._pusher is not None:
-            self._pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pusher
-            self._pusher = None
+        await cancelled(self._pusher)
+        self._pusher = None
         if self._server is not None:
             self._server.close()
             # Browsers open spare sockets that never send a request; they would hold
