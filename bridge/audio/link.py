@@ -1,7 +1,7 @@
 """The player's side of the output: the device child, the pump thread, the headless clock.
 
 Process, pipe and thread I/O. ``DeviceLink`` starts the device child
-(``bridge.audio.child``) and runs the pump thread, which keeps ``queue`` frames of
+(``bridge.audio.child``) and runs the pump thread, which keeps ``queue`` seconds of
 the stream queued in the shared ring (``Playout.content``), hands what the child played
 back (``Playout.heard``) and sleeps until the child says it took a block (an eventfd).
 The controls (gain, pause, fade speed) go to the child through the shared memory: its
@@ -51,7 +51,6 @@ class Playout:
 
 NONE_BLOCK = 512  # block size of the clock without a device (~10.7 ms at 48 kHz)
 PUMP_BLOCK = 256  # frames rendered per step by the pump thread
-QUEUE = shm.TARGET / 48_000  # seconds the pump keeps queued for the device by default
 REOPEN_EVERY = 0.5  # seconds between attempts to reopen a lost output
 CHILD_TIMEOUT = 15.0  # seconds a device child may take to answer
 STALL_SECONDS = 2.0  # a device that pulls no frame for this long is lost
@@ -157,7 +156,7 @@ class DeviceLink:
     """The shared ring, the device child, the pump thread and the reopening."""
 
     def __init__(
-        self, playout: Playout, spec: str, channel_map: tuple[int, ...], queue: float = QUEUE
+        self, playout: Playout, spec: str, channel_map: tuple[int, ...], queue: float
     ) -> None:
         self._playout = playout
         self._queue_seconds = queue
