@@ -37,6 +37,7 @@ SWITCH_INTERVAL = 0.0005  # seconds: how long another thread may hold the GIL we
 SPIN = 0.0015  # seconds spent spinning before a message (sleep overshoots ~0.1-1 ms)
 IDLE = 0.05  # with nothing planned, look again this often
 VIRTUAL_NAME = "PromptBridge Clock"
+FLUSH_SECONDS = 0.03  # after the last Stop, before the ports close: JACK sends once a period
 
 
 class ClockOut:
@@ -121,6 +122,11 @@ class ClockOut:
         for out in ports.values():
             with contextlib.suppress(*MIDI_ERRORS):
                 out.send_message([STOP])  # a receiver must not run on without us
+        # rtmidi's JACK output only queues the Stop; it leaves in the next JACK cycle, and a
+        # port closed before that drops it (seen once in four CI runs): wait two periods
+        time.sleep(FLUSH_SECONDS)
+        for out in ports.values():
+            with contextlib.suppress(*MIDI_ERRORS):
                 out.close_port()
             out.delete()
 
