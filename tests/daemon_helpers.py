@@ -122,8 +122,8 @@ def status(port: int, changes: Sequence[Any] = (), timeout: float = 5.0) -> dict
     return asyncio.run(first())
 
 
-def wait_status(port: int, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
-    """Poll the status API until ``predicate(snapshot)`` holds; fail with the last one."""
+def poll_status(port: int, predicate: Any, timeout: float = 10.0) -> tuple[bool, dict[str, Any]]:
+    """Poll the status API until ``predicate(snapshot)`` holds: (whether it did, the last)."""
     deadline = time.monotonic() + timeout
     snap: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -133,9 +133,17 @@ def wait_status(port: int, predicate: Any, timeout: float = 10.0) -> dict[str, A
             time.sleep(0.1)
             continue
         if predicate(snap):
-            return snap
+            return True, snap
         time.sleep(0.1)
-    raise AssertionError(f"status never satisfied the condition; last: {snap}")
+    return False, snap
+
+
+def wait_status(port: int, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll the status API until ``predicate(snapshot)`` holds; fail with the last one."""
+    held, snap = poll_status(port, predicate, timeout)
+    if not held:
+        raise AssertionError(f"status never satisfied the condition; last: {snap}")
+    return snap
 
 
 def slot_weight(snap: dict[str, Any], number: int) -> float:

@@ -18,8 +18,15 @@ from typing import Any
 import mido
 import pytest
 
-from tests.conftest import VirtualController
-from tests.daemon_helpers import Daemon, free_port, slot_weight, status, wait_status
+from tests.conftest import JackServer, VirtualController, despite_xruns
+from tests.daemon_helpers import (
+    Daemon,
+    free_port,
+    poll_status,
+    slot_weight,
+    status,
+    wait_status,
+)
 
 pytestmark = pytest.mark.jack
 
@@ -50,12 +57,28 @@ def knob(ctl: VirtualController, value: int) -> None:
     ctl.send(mido.Message("control_change", control=7, value=value))
 
 
+def turn(server: JackServer, ctl: VirtualController, value: int, port: int, predicate: Any) -> None:
+    """Turn the knob to ``value`` until the status shows ``predicate``.
+
+    The loaded JACK dummy can lose a cycle's MIDI in an xrun (seen: the first CC after a
+    replug never reached the daemon, the status unchanged for 10 s). The value is sent
+    again only if the server logged an xrun meanwhile; on a clean run the first message
+    must do it, so a port that was not reopened, or a CC that was dropped, still fails."""
+
+    def attempt() -> bool:
+        knob(ctl, value)
+        return poll_status(port, predicate, timeout=3.0)[0]
+
+    if not despite_xruns(server, attempt):
+        wait_status(port, predicate, timeout=0.1)  # fails, showing the last snapshot
+
+
 def controllers(port: int) -> dict[str, bool]:
     return dict(status(port)["controllers"])
 
 
 def test_two_controllers_one_unplugged_the_other_keeps_playing(
-    tmp_path: Path, jack_server: Any
+    tmp_path: Path, jack_server: JackServer
 ) -> None:
     """Deck B goes on driving its slot while deck A is unplugged; A is reopened when it
     returns and drives its own slot again; the status shows who is connected."""
@@ -70,22 +93,19 @@ def test_two_controllers_one_unplugged_the_other_keeps_playing(
     try:
         daemon, port = start(tmp_path, files)
         wait_status(port, lambda s: all(s["controllers"].values()) and len(s["controllers"]) == 2)
-        knob(a, 127)
-        knob(b, 127)
-        wait_status(port, lambda s: slot_weight(s, 1) > 1.9 and slot_weight(s, 2) > 1.9)
+        turn(jack_server, a, 127, port, lambda s: slot_weight(s, 1) > 1.9)
+        turn(jack_server, b, 127, port, lambda s: slot_weight(s, 2) > 1.9)
 
         mark = daemon.mark()
         a.unplug()
         daemon.wait_for(f"controller {a_name} disconnected", start=mark, timeout=5)
         assert controllers(port) == {a_name: False, b_name: True}
-        knob(b, 0)  # B works while A is gone
-        snap = wait_status(port, lambda s: slot_weight(s, 2) < 0.05)
-        assert slot_weight(snap, 1) > 1.9  # A's slot holds its last value
+        turn(jack_server, b, 0, port, lambda s: slot_weight(s, 2) < 0.05)  # B works, A gone
+        assert slot_weight(status(port), 1) > 1.9  # A's slot holds its last value
 
         a.plug()
         daemon.wait_for(f"controller {a_name} connected", start=mark, timeout=5)
-        knob(a, 0)
-        wait_status(port, lambda s: slot_weight(s, 1) < 0.05)
+        turn(jack_server, a, 0, port, lambda s: slot_weight(s, 1) < 0.05)
         assert controllers(port) == {a_name: True, b_name: True}
         daemon.signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=10) == 0, daemon.log()
@@ -97,7 +117,7 @@ def test_two_controllers_one_unplugged_the_other_keeps_playing(
 
 
 def test_random_bytes_on_the_port_and_a_garbage_mapping_file_leave_the_knob_working(
-    tmp_path: Path, jack_server: Any, virtual_controller: VirtualController
+    tmp_path: Path, jack_server: JackServer, virtual_controller: VirtualController
 ) -> None:
     """Thousands of random, torn and sysex messages on the controller's port, then the
     mapping file overwritten with binary junk while playing: the daemon keeps running,
@@ -131,21 +151,19 @@ def test_random_bytes_on_the_port_and_a_garbage_mapping_file_leave_the_knob_work
         assert sent > 1000
         time.sleep(0.5)
         assert daemon.proc.poll() is None, daemon.log()
-        knob(virtual_controller, 127)
-        wait_status(port, lambda s: slot_weight(s, 1) > 1.9)
+        turn(jack_server, virtual_controller, 127, port, lambda s: slot_weight(s, 1) > 1.9)
 
         mark = daemon.mark()
         mapping.write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
         line = daemon.wait_for("reload failed", start=mark, timeout=5)
         assert str(mapping) in line, line
-        knob(virtual_controller, 0)
-        wait_status(port, lambda s: slot_weight(s, 1) < 0.05)  # the old mapping still plays
+        # the old mapping still plays
+        turn(jack_server, virtual_controller, 0, port, lambda s: slot_weight(s, 1) < 0.05)
 
         mapping.write_text(deck(virtual_controller.name, 2))
         daemon.wait_for("mapping reloaded", start=mark, timeout=5)
-        knob(virtual_controller, 127)
-        snap = wait_status(port, lambda s: slot_weight(s, 2) > 1.9)
-        assert slot_weight(snap, 1) < 0.05
+        turn(jack_server, virtual_controller, 127, port, lambda s: slot_weight(s, 2) > 1.9)
+        assert slot_weight(status(port), 1) < 0.05
         daemon.signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=10) == 0, daemon.log()
         assert "Traceback" not in daemon.log()
