@@ -14,7 +14,7 @@ import pytest
 from bridge.core.types import MidiEvent
 from bridge.errors import DeviceError
 from bridge.io.midi import MidiHub, controller, list_ports, resolve_api
-from tests.conftest import VirtualController
+from tests.conftest import JackServer, VirtualController
 
 
 def test_the_adapter_parses_with_the_core_parser() -> None:
@@ -67,6 +67,18 @@ class Harness:
         return False
 
 
+async def despite_xruns(server: JackServer, attempt: Callable[[], Awaitable[bool]]) -> None:
+    """``conftest.despite_xruns`` for a hub's loop: ``attempt()`` is made again only when
+    the server logged an xrun while it ran (which may have lost its MIDI); a failure on a
+    clean run fails the test at once."""
+    for _ in range(4):
+        before = server.xruns()
+        if await attempt():
+            return
+        assert server.xruns() > before, "failed with no xrun to blame"
+    raise AssertionError("failed 4 times, each across an xrun")
+
+
 def run_hub(hub: MidiHub, body: Callable[[Harness], Awaitable[None]]) -> Harness:
     h = Harness()
 
@@ -102,18 +114,27 @@ def test_events_arrive_in_order(virtual_controller: VirtualController) -> None:
 
 @pytest.mark.jack
 def test_unplug_and_replug_reopens_and_resends_feedback(
-    virtual_controller: VirtualController,
+    jack_server: JackServer, virtual_controller: VirtualController
 ) -> None:
     """A vanished controller is reported; back, it is reopened within 1 s with its LEDs."""
     hub = MidiHub(api="jack", virtual=None)
     name = virtual_controller.name
     hub.add_controller(controller("pads", name, output=name))
+    replugs = 0
+    lit = {("control_change", None, 20): 64, ("note_on", 36, None): 5}
 
-    async def body(h: Harness) -> None:
-        hub.send("pads", MidiEvent("note_on", 0, 36, 127))
-        hub.send("pads", MidiEvent("cc", 0, 20, 64))
-        hub.send("pads", MidiEvent("note_on", 0, 36, 5))  # the last value of a LED counts
-        assert await h.until(lambda: len(virtual_controller.messages()) >= 3, 2)
+    def shown() -> dict[tuple[str, int | None, int | None], int]:
+        """What the controller's LEDs show: the last value sent to each."""
+        final = {}
+        for m in virtual_controller.messages():
+            d = m.dict()
+            final[(d["type"], d.get("note"), d.get("control"))] = d.get("velocity", d.get("value"))
+        return final
+
+    async def replug(h: Harness) -> bool:
+        """Unplug and plug back: were all three LEDs sent again?"""
+        nonlocal replugs
+        replugs += 1
         virtual_controller.unplug()
         assert await h.until(lambda: hub.present() == {"pads": False}, 2)
         hub.send("pads", MidiEvent("cc", 0, 21, 1))  # while away: kept for later
@@ -122,23 +143,33 @@ def test_unplug_and_replug_reopens_and_resends_feedback(
         virtual_controller.plug()
         assert await h.until(lambda: hub.present() == {"pads": True}, 2)
         assert h.changes[-1][2] - plugged < 1.0
-        assert await h.until(lambda: len(virtual_controller.messages()) >= 3, 2)
-        virtual_controller.send(mido.Message("control_change", control=1, value=9))
-        assert await h.until(lambda: any(e.value == 9 for e in h.events), 2)
+        # the LEDs end up showing the last value of each, including the one set while away
+        return await h.until(lambda: shown() == {**lit, ("control_change", None, 21): 1}, 2)
+
+    async def body(h: Harness) -> None:
+        async def leds() -> bool:
+            virtual_controller.clear()
+            hub.send("pads", MidiEvent("note_on", 0, 36, 127))
+            hub.send("pads", MidiEvent("cc", 0, 20, 64))
+            hub.send("pads", MidiEvent("note_on", 0, 36, 5))  # the last value of a LED counts
+            return await h.until(lambda: shown() == lit, 2)
+
+        async def knob() -> bool:
+            virtual_controller.send(mido.Message("control_change", control=1, value=9))
+            return await h.until(lambda: any(e.value == 9 for e in h.events), 2)
+
+        # The loaded JACK dummy can lose a cycle's MIDI in an xrun (seen: none of the
+        # three LEDs re-sent at the reconnect arrived). Each step is repeated only if the
+        # server logged an xrun meanwhile; on a clean run the first try must do it (the
+        # hub re-sends once per reconnect, so the step repeated is the whole replug).
+        await despite_xruns(jack_server, leds)
+        await despite_xruns(jack_server, lambda: replug(h))
+        await despite_xruns(jack_server, knob)
 
     h = run_hub(hub, body)
-    # reported at start (present), at the unplug, and when it is back
-    assert [(n, p) for n, p, _ in h.changes] == [("pads", True), ("pads", False), ("pads", True)]
-    # the LEDs end up showing the last value of each, including the one set while away
-    final = {}
-    for m in virtual_controller.messages():
-        d = m.dict()
-        final[(d["type"], d.get("note"), d.get("control"))] = d.get("velocity", d.get("value"))
-    assert final == {
-        ("control_change", None, 20): 64,
-        ("note_on", 36, None): 5,
-        ("control_change", None, 21): 1,
-    }
+    # reported at start (present), at every unplug, and when it is back
+    back = [("pads", False), ("pads", True)] * replugs
+    assert [(n, p) for n, p, _ in h.changes] == [("pads", True), *back]
 
 
 @pytest.mark.jack
