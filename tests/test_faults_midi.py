@@ -65,12 +65,16 @@ def turn(server: JackServer, ctl: VirtualController, value: int, port: int, pred
     again only if the server logged an xrun meanwhile; on a clean run the first message
     must do it, so a port that was not reopened, or a CC that was dropped, still fails."""
 
+    last: dict[str, Any] = {}
+
     def attempt() -> bool:
+        nonlocal last
         knob(ctl, value)
-        return poll_status(port, predicate, timeout=3.0)[0]
+        held, last = poll_status(port, predicate, timeout=3.0)
+        return held
 
     if not despite_xruns(server, attempt):
-        wait_status(port, predicate, timeout=0.1)  # fails, showing the last snapshot
+        raise AssertionError(f"knob at {value} never showed; last status: {last}")
 
 
 def controllers(port: int) -> dict[str, bool]:
