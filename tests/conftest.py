@@ -206,6 +206,22 @@ class JackRecorder:
         with self.lock:
             self.blocks.clear()
 
+    def record(self, seconds: float, rate: int = 48_000, timeout: float = 30.0) -> np.ndarray:
+        """Clear, then keep what arrives until ``seconds`` of frames are in (or timeout).
+
+        Counted in frames, not slept in wall time: on a busy machine the dummy server runs
+        slow of real time and drops this client's periods in xruns (seen: 0.49 s heard in
+        a 3 s sleep), which leaves too little sound to judge. What is judged is still all
+        of it: a dropout in the player's output is silence within these frames."""
+        self.clear()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if sum(len(b) for b in self.blocks) >= seconds * rate:
+                    break
+            time.sleep(0.05)
+        return self.samples()[: round(seconds * rate)]
+
 
 @pytest.fixture
 def jack_recorder(jack_server: JackServer) -> Iterator[JackRecorder]:

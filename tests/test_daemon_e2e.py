@@ -92,9 +92,7 @@ def press(ctl: Any, note: int) -> None:
 
 
 def record(recorder: Any, seconds: float) -> np.ndarray:
-    recorder.clear()
-    time.sleep(seconds)
-    return recorder.samples()
+    return recorder.record(seconds, RATE)  # seconds heard at the card, not slept (conftest)
 
 
 def window_rms(samples: np.ndarray, size: int = 2400) -> np.ndarray:
