@@ -194,32 +194,41 @@ def test_absent_controller_is_waited_for(jack_server: Any) -> None:
 
 
 @pytest.mark.jack
-def test_virtual_port_takes_input_from_a_sequencer(jack_server: Any) -> None:
+def test_virtual_port_takes_input_from_a_sequencer(jack_server: JackServer) -> None:
     """A program (DAW, sequencer) connecting to "PromptBridge" drives the daemon."""
     hub = MidiHub(api="jack")
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    sent = {"cc": 0, "clock": 0}
 
     async def body(h: Harness) -> None:
         names = backend.get_output_names()
         target = [n for n in names if n.startswith("PromptBridge:")]
         assert target, names
         out = backend.open_output(target[0])
+
+        async def clock() -> bool:
+            out.send(mido.Message("clock"))
+            sent["clock"] += 1
+            return await h.until(lambda: any(e.kind == "clock" for e in h.events), 2)
+
         try:
             # JACK makes the new connection live at a cycle boundary: resend until it is
+            # (a CC that was only slow, > 50 ms on a loaded machine, arrives twice)
             for _ in range(40):
                 out.send(mido.Message("control_change", channel=0, control=74, value=33))
+                sent["cc"] += 1
                 if await h.until(lambda: len(h.events) >= 1, 0.05):
                     break
-            out.send(mido.Message("clock"))
-            assert await h.until(lambda: any(e.kind == "clock" for e in h.events), 2)
+            await despite_xruns(jack_server, clock)
         finally:
             out.close()
 
     h = run_hub(hub, body)
-    assert [(e.kind, e.port) for e in h.events] == [
-        ("cc", "PromptBridge"),
-        ("clock", "PromptBridge"),
-    ]
+    kinds = [e.kind for e in h.events]
+    ccs, clocks = kinds.count("cc"), kinds.count("clock")
+    assert kinds == ["cc"] * ccs + ["clock"] * clocks  # in order, nothing else
+    assert 1 <= ccs <= sent["cc"] and 1 <= clocks <= sent["clock"]
+    assert {e.port for e in h.events} == {"PromptBridge"}
 
 
 @pytest.mark.jack
