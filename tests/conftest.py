@@ -11,7 +11,8 @@ and stops them by pid/handle at teardown.
   one was witnessed.
 * ``jack_server_factory``: start further servers, e.g. one at 44.1 kHz.
 * ``jack_recorder``: a JACK client with two input ports; ``connect(pattern)`` wires it to
-  a player's output ports and ``samples()`` returns what it heard as float32 ``[n, 2]``.
+  a player's output ports and ``samples()`` returns what it heard as float32 ``[n, 2]``;
+  ``record(seconds)`` returns the next ``seconds`` it hears (counted in frames).
 * ``virtual_controller``: a mido virtual output *and* input named like a hardware
   controller on the JACK MIDI API (``send(msg)`` / ``received``), ``close()`` to unplug.
 """
