@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from bridge import analysis
-from tests.daemon_helpers import Daemon, free_port, slot_weight, wait_status
+from tests.conftest import despite_xruns
+from tests.daemon_helpers import Daemon, free_port, poll_status, slot_weight, wait_status
 
 pytestmark = pytest.mark.jack
 RATE = 48_000
@@ -71,6 +72,28 @@ def nudge(ctl: Any, cc: int, value: int) -> None:
     for _ in range(3):
         ctl.send(mido.Message("control_change", control=cc, value=value))
         time.sleep(0.05)
+
+
+def rest_until(server: Any, ctl: Any, cc: int, value: int, port: int, predicate: Any) -> None:
+    """After a sweep, the fader rests at ``value`` until the status shows ``predicate``.
+
+    The value is sent again only when the JACK server logged an xrun meanwhile (seen: a
+    127-to-0 sweep after a replug stopped at 63 in the status, the rest of it lost in a
+    stalled cycle): on a clean run the sweep itself must do it, and a knob the daemon
+    does not follow (not reopened, not picked up) ignores the repeats too."""
+
+    tries, last = 0, {}
+
+    def attempt() -> bool:
+        nonlocal tries, last
+        if tries:  # the first look judges the sweep alone
+            ctl.send(mido.Message("control_change", control=cc, value=value))
+        tries += 1
+        held, last = poll_status(port, predicate, timeout=3.0)
+        return held
+
+    if not despite_xruns(server, attempt, tries=5):
+        raise AssertionError(f"CC {cc} never rested at {value}; last status: {last}")
 
 
 def press_until(ctl: Any, note: int, port: int, predicate: Any, tries: int = 3) -> None:
@@ -174,7 +197,7 @@ def test_controller_unplugged_and_back_resumes_control(
     try:
         daemon.wait_for("audio flowing", timeout=30)
         sweep(virtual_controller, 1, 0, 127)
-        wait_status(port, lambda s: slot_weight(s, 2) > 1.9)
+        rest_until(jack_server, virtual_controller, 1, 127, port, lambda s: slot_weight(s, 2) > 1.9)
         mark = daemon.mark()
         virtual_controller.unplug()
         daemon.wait_for("disconnected", start=mark, timeout=5)
@@ -183,7 +206,7 @@ def test_controller_unplugged_and_back_resumes_control(
         daemon.wait_for(r"controller \S+ connected", start=mark, timeout=5)
         assert time.monotonic() - started < 2.0
         sweep(virtual_controller, 1, 127, 0)
-        wait_status(port, lambda s: slot_weight(s, 2) < 0.05)
+        rest_until(jack_server, virtual_controller, 1, 0, port, lambda s: slot_weight(s, 2) < 0.05)
     finally:
         assert daemon.stop() == 0, daemon.log()
 
