@@ -194,7 +194,7 @@ def judge(
         stretches=len(judged),
         judged_ticks=int(np.isin(stretch, list(judged)).sum()),
         cuts=len(cuts),
-        lost_ticks=int(number[-1] + 1 - len(ticks)),
+        lost_ticks=int(np.maximum(np.diff(number) - 1, 0).sum()),
     )
 
 
