@@ -51,10 +51,9 @@ def cycle_lag(cycles: Array, rate: int) -> Array:
     window behind and of the window ahead: the higher of the two is right at a step."""
     lag = cycles[:, 0] - cycles[:, 1] / rate
     width = min(ENVELOPE, len(lag))
-    ahead = np.lib.stride_tricks.sliding_window_view(lag, width).min(axis=1)
-    ahead = np.concatenate([ahead, np.full(width - 1, ahead[-1])])
-    behind = np.lib.stride_tricks.sliding_window_view(lag, width).min(axis=1)
-    behind = np.concatenate([np.full(width - 1, behind[0]), behind])
+    floor = np.lib.stride_tricks.sliding_window_view(lag, width).min(axis=1)
+    ahead = np.concatenate([floor, np.full(width - 1, floor[-1])])  # windows from the cycle
+    behind = np.concatenate([np.full(width - 1, floor[0]), floor])  # windows to the cycle
     return np.maximum(ahead, behind)
 
 
