@@ -57,6 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchrig import LYRIA_PATH, ROOT, Daemon, daemon_args, free_port, jack_rig, status
 
+from tests.jack_park import Park
+
 BASELINE_REF = "78cc8ff"  # main before the knob-to-ear work: 2 s chunks, 0.3 s low preset
 CONTROLS = ("volume", "brightness", "mute bass")
 # Frames per analysis window. A level needs no spectrum: one JACK period (5.3 ms), so the
@@ -116,10 +118,12 @@ class Ear:
         self.audio = np.zeros((slots, self.period), dtype=np.float32)
         self.times = np.zeros(slots)
         self.count = 0  # periods received so far
+        self.park = Park()
         self.client.set_process_callback(self._process)
         self.client.activate()
 
     def _process(self, frames: int) -> None:  # JACK's thread: copy, stamp, count
+        self.park.check()
         slot = self.count % len(self.times)
         np.add(self.inputs[0].get_array(), self.inputs[1].get_array(), out=self.audio[slot])
         self.times[slot] = time.monotonic()
@@ -143,8 +147,7 @@ class Ear:
         return self.audio[slots].reshape(-1), self.times[slots], end
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        self.park.close(self.client)
 
 
 # --- detection -------------------------------------------------------------------------

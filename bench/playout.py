@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchrig import jack_rig, percentile
 
 from bridge.audio import simulate as sim
+from tests.jack_park import Park
 
 PI_FACTOR = 4.0  # a Raspberry Pi 4 core against this x86 core: an estimate, labelled as one
 TARGET_CPU = 10.0  # % of one core while stretching (issue 11)
@@ -83,7 +84,10 @@ def gain_latency(trials: int) -> list[float]:
     seen: dict[str, float] = {}
     want: list[float] = [0.0, 0.0]  # [threshold, direction]
 
+    park = Park()
+
     def process(frames: int) -> None:
+        park.check()
         block = port.get_array()
         if want[1] and "t" not in seen and float(np.mean(block) - want[0]) * want[1] > 0:
             seen["t"] = time.monotonic()
@@ -127,8 +131,7 @@ def gain_latency(trials: int) -> list[float]:
         stop.set()
         feeder.join(timeout=2)
         player.close()
-        client.deactivate()
-        client.close()
+        park.close(client)
 
 
 def run(long_seconds: float, trials: int) -> dict[str, Any]:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchrig import Daemon, daemon_args, free_port, jack_rig, proc_stat, status
 
 from tests.faultserver import Fault, FaultServer
+from tests.jack_park import Park
 
 WINDOW = 4800  # 100 ms at 48 kHz
 OFF = ("--stretch-limit", "0", "--no-conceal")
@@ -64,10 +65,12 @@ class Listener:
         self.ports = [self.client.inports.register(f"in_{i}") for i in (1, 2)]
         self.blocks: list[tuple[int, float]] = []
         self.on = False
+        self.park = Park()
         self.client.set_process_callback(self._process)
         self.client.activate()
 
     def _process(self, frames: int) -> None:
+        self.park.check()
         if self.on:
             level = sum(float(np.mean(p.get_array() ** 2)) for p in self.ports) / 2
             self.blocks.append((frames, level))
@@ -89,8 +92,7 @@ class Listener:
         return 0.0 if not len(loud) else round(float((rms[loud[0] :] < 1e-4).sum()) * 0.1, 1)
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        self.park.close(self.client)
 
 
 def run_once(

@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchrig import Daemon, daemon_args, free_port, jack_rig
 
+from tests.jack_park import Park
+
 TARGET_SECONDS = 1.5
 
 
@@ -40,10 +42,12 @@ class FirstSample:
         self.client = jack.Client(f"pbstartup{uuid.uuid4().hex[:4]}", no_start_server=True)
         self.ports = [self.client.inports.register(f"in_{i}") for i in (1, 2)]
         self.heard: float | None = None
+        self.park = Park()
         self.client.set_process_callback(self._process)
         self.client.activate()
 
     def _process(self, frames: int) -> None:
+        self.park.check()
         if self.heard is None and any(p.get_array().any() for p in self.ports):
             self.heard = time.monotonic()
 
@@ -58,8 +62,7 @@ class FirstSample:
             time.sleep(0.002)
 
     def close(self) -> None:
-        self.client.deactivate()
-        self.client.close()
+        self.park.close(self.client)
 
 
 def one_run(tmp: Path, timeout: float = 20.0) -> float:

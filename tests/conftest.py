@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.jack_park import Park
+
 
 @dataclass
 class JackServer:
@@ -180,8 +182,10 @@ class JackRecorder:
     blocks: list[np.ndarray] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     recording: bool = True
+    park: Park = field(default_factory=Park)
 
     def process(self, frames: int) -> None:
+        self.park.check()
         if not self.recording:
             return
         block = np.stack([p.get_array().copy() for p in self.ports], axis=1)
@@ -237,8 +241,7 @@ def jack_recorder(jack_server: JackServer) -> Iterator[JackRecorder]:
     try:
         yield rec
     finally:
-        client.deactivate()
-        client.close()
+        rec.park.close(client)
 
 
 class VirtualController:

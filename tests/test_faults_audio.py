@@ -66,8 +66,7 @@ def listen(server: JackServer, seconds: float) -> np.ndarray:
         time.sleep(seconds)
         return rec.samples()
     finally:
-        client.deactivate()
-        client.close()
+        rec.park.close(client)
 
 
 def silent_windows(samples: np.ndarray, size: int = 2400) -> int:

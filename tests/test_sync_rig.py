@@ -30,6 +30,7 @@ import pytest
 from bridge.core.types import Change
 from tests import clock_judge
 from tests.daemon_helpers import Daemon, free_port, status, wait_status
+from tests.jack_park import Park
 
 pytestmark = pytest.mark.jack
 RATE = 48_000
@@ -50,8 +51,10 @@ class Capture:
     midi: list[tuple[int, int]] = field(default_factory=list)
     cycles: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, frame)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    park: Park = field(default_factory=Park)
 
     def process(self, frames: int) -> None:
+        self.park.check()
         start = self.client.last_frame_time
         block = np.stack([p.get_array().copy() for p in self.audio_in], axis=1)
         midi = self.midi_in.incoming_midi_events()
@@ -87,8 +90,7 @@ def capture(jack_server: Any) -> Any:
     client.set_process_callback(cap.process)
     client.activate()
     yield cap
-    client.deactivate()
-    client.close()
+    cap.park.close(client)
 
 
 def heard_pieces(mono: np.ndarray, reference: np.ndarray, below: float) -> list[tuple[int, int]]:
