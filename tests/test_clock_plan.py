@@ -86,3 +86,50 @@ def test_a_new_tempo_is_followed_at_once() -> None:
     more = run(plan, 1.0, 3.0)
     gaps = {round(b.at - a.at, 6) for a, b in itertools.pairwise(more)}
     assert gaps == {round(0.6 / 24, 6)}
+
+
+def receiver_count(first: Planned, more: list[Planned]) -> list[int]:
+    """The bar place (tick mod 96) a receiver counting from ``first`` gives each tick."""
+    return [((first.tick or 0) + i) % 96 for i in range(1, len(more) + 1)]
+
+
+@pytest.mark.parametrize("moved", [0.015, 0.2])
+def test_a_grid_jumped_later_keeps_the_receivers_count(moved: float) -> None:
+    """What is heard slipped later (15 ms: more than half a tick; 200 ms): one long
+    interval, then the ticks go on in the bar where a receiver counting them expects."""
+    plan = ClockPlan()
+    plan.set_grid(Grid(120, 0.0))
+    sent = run(plan, 0.0, 1.0)
+    plan.set_grid(Grid(120, moved))
+    more = run(plan, 1.0, 3.0)
+    assert [(p.tick or 0) % 96 for p in more] == receiver_count(sent[-1], more)
+    assert more[0].at == pytest.approx(1.0 + 0.5 / 24 + moved)
+    assert all(p.at == pytest.approx(moved + (p.tick or 0) * 0.5 / 24) for p in more)
+
+
+@pytest.mark.parametrize("moved", [0.015, 0.2])
+def test_a_grid_jumped_earlier_is_caught_up_without_a_burst(moved: float) -> None:
+    """Heard 15 ms (or 200 ms: ten ticks) earlier: no tick dropped from the count, none
+    closer than a quarter interval, and on the new grid's times once caught up."""
+    plan = ClockPlan()
+    plan.set_grid(Grid(120, 0.0))
+    sent = run(plan, 0.0, 1.0)
+    plan.set_grid(Grid(120, -moved))
+    more = run(plan, 1.0, 3.0)
+    assert [(p.tick or 0) % 96 for p in more] == receiver_count(sent[-1], more)
+    gaps = [b.at - a.at for a, b in itertools.pairwise([sent[-1], *more])]
+    assert min(gaps) >= 0.5 / 24 / 4 - 1e-9
+    assert more[-1].at == pytest.approx(-moved + (more[-1].tick or 0) * 0.5 / 24)
+
+
+def test_a_grid_moved_half_a_beat_or_more_is_not_chased() -> None:
+    """A new idea of where the beat is (a tracker's) is not caught up tick by tick:
+    the ticks simply follow the new grid from the next one on time."""
+    plan = ClockPlan()
+    plan.set_grid(Grid(120, 0.0))
+    sent = run(plan, 0.0, 1.0)
+    plan.set_grid(Grid(120, -0.25))  # half a beat ahead
+    more = run(plan, 1.0, 2.0)
+    gaps = [b.at - a.at for a, b in itertools.pairwise([sent[-1], *more])]
+    assert min(gaps) > 0.5 / 24 / 2
+    assert all(p.at == pytest.approx(-0.25 + (p.tick or 0) * 0.5 / 24) for p in more)

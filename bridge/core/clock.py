@@ -9,10 +9,18 @@ plus an interval", so timing errors never accumulate:
 
 1. **Ticks**: tick ``k`` of the grid is at ``grid.time_of(k / 24)``. ``next(now)`` gives
    the next message and its planned time; the sender thread sleeps until then.
-2. **A new grid** (a nudge, a new tempo): the next tick is the grid's first tick more
-   than half an interval after the last one sent (a grid moved backwards must not send
-   a burst; receivers average anyway). A late sender sends late rather than skip a tick
-   (a skipped tick shifts the receiver's bar), unless it fell more than a beat behind.
+2. **A new grid** (a nudge, a new tempo): the next tick is the one that keeps the
+   receiver's count, which is its place in the bar: the tick after the last one sent,
+   counted in the bar (``tick mod 24 x beats per bar``), on the new grid, when the grid
+   moved less than half a beat. So a grid that jumped 15 ms later (what is heard slipped:
+   an underrun) gives one long interval, one 15 ms earlier one short one (never under a
+   quarter interval: a grid far ahead is caught up at four times the rate, no burst).
+   Taking the tick nearest in time instead renumbered the ticks at every jump over half
+   an interval, and a drum machine counting from Start stayed a tick (21 ms at 120 bpm)
+   off the bar for good. A move of half a beat or more (a tracker's new idea of the
+   beat) is not chased: the first tick more than half an interval after the last one.
+   A late sender sends late rather than skip a tick (a skipped tick shifts the
+   receiver's bar), unless it fell more than a beat behind.
 3. **Transport** follows what is heard: ``play()`` plans a Start just before the next
    downbeat (the first tick after it is beat 1 of the receiver's bar); ``resume()``
    plans a Continue before the next tick; ``stop()`` sends Stop at once. With no grid,
@@ -72,6 +80,8 @@ class ClockPlan:
             return None
         tick = self._next_tick(grid, now)
         at = grid.time_of(tick / TICKS)
+        if self._last is not None:  # catching up with a grid moved ahead: no burst
+            at = max(at, self._last[0] + grid.beat_seconds / TICKS / 4)
         per_bar = TICKS * grid.beats_per_bar
         if self._transport == START and tick % per_bar == 0:  # Start waits for a downbeat
             return Planned(at - LEAD, START, tick)
@@ -85,7 +95,9 @@ class ClockPlan:
         interval = grid.beat_seconds / TICKS
         if self._last is None:
             return math.ceil(grid.beats(now - 1e-9) * TICKS)
-        tick = math.ceil(grid.beats(self._last[0] + interval / 2) * TICKS)
+        last_at, last_tick = self._last
+        tick = math.ceil(grid.beats(last_at + interval / 2) * TICKS)
+        tick += _recount(tick, last_tick + 1, TICKS * grid.beats_per_bar)
         if grid.time_of(tick / TICKS) < now - grid.beat_seconds:
             return math.ceil(grid.beats(now - 1e-9) * TICKS)
         return tick
@@ -99,3 +111,11 @@ class ClockPlan:
         elif planned.tick is not None:
             self._last = (planned.at, planned.tick)
             self.sent_ticks += 1
+
+
+def _recount(nearest: int, wanted: int, per_bar: int) -> int:
+    """Ticks to add to ``nearest`` (the tick nearest in time) to reach the one with
+    ``wanted``'s place in the bar, when that is less than half a beat away (rule 2)."""
+    half = per_bar // 2
+    step = (wanted - nearest + half) % per_bar - half
+    return step if abs(step) < TICKS // 2 else 0
