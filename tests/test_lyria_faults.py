@@ -273,16 +273,26 @@ async def test_rotation_keeps_the_stream_gapless_across_session_ends():
     assert all(replayed(server, i) == FULL_STATE for i in range(len(server.connections)))
 
 
+def running(prefix: str) -> list[str]:
+    """The engine's tasks named ``prefix...`` that have not finished."""
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(prefix))
+
+
 async def test_without_rotation_a_session_end_leaves_a_gap():
-    """The same server without rotation: the reconnect gap shows (the check above can fail)."""
+    """The same server without rotation: the reconnect gap shows (the check above can fail).
+    The ended session leaves no task behind (its writer used to wait for good, and asyncio
+    reported it destroyed while pending at exit)."""
     server = FaultServer(session_limit=1.0, first_audio_delay=0.3, speed=1.1)
     async with server:
         engine = await started(server, rotate_after=100.0)
         _, worst = await play_in_real_time(engine, 2.0)
         status = engine.status()
+        writers = running("lyria-writer")
         await engine.close()
+        assert running("lyria-") == []
     assert worst > 0.1
     assert status["reconnects"] >= 1
+    assert len(writers) == 1  # the live session's only
 
 
 async def test_server_down_at_boot_then_up_streams_without_waiting_for_the_stagger():

@@ -176,9 +176,12 @@ class LyriaEngine:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for conn in self._conns.values():
-            for task in conn.tasks:
-                task.cancel()
+        tasks = [task for conn in self._conns.values() for task in conn.tasks]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self._end_stream()
 
     def status(self) -> dict[str, Any]:
@@ -330,6 +333,8 @@ class LyriaEngine:
         except ConnectionClosed:
             pass  # the close code and reason are read from the socket right after
         finally:
+            for task in conn.tasks[:1]:  # its writer: nothing more goes out on a closed socket
+                task.cancel()
             code, reason = _close_info(conn.ws)
             self._feed(events.Closed(conn.number, code, reason))
             conn.ended.set()
