@@ -5,6 +5,7 @@ silence before the stream, then the stream with runs of exact silence put in whe
 audio child's queue ran dry (a partial block and two whole ones). A change that landed on
 its bar line must be found there through them, and only there; a change landing a beat
 late or early, frames lost, or silence *replacing* sound must not read as on the line.
+The last test runs the rig test's own judgement on the embedded synth's audio.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def recorded(played: np.ndarray, gaps: tuple[tuple[int, int], ...] = GAPS) -> np
         parts += [played[at:frame], np.zeros((frames, 2))]
         at = frame
     parts.append(played[at:])
-    return (np.concatenate(parts) * 32767).round().astype(np.int16)
+    return (np.clip(np.concatenate(parts), -1, 1) * 32767).round().astype(np.int16)
 
 
 def judge(recording: np.ndarray) -> list[int]:
@@ -120,3 +121,35 @@ def test_sound_unlike_the_render_after_the_line_is_not_forgiven() -> None:
     played = changed_at(LINE).copy()
     played[LINE + RATE] += 0.5
     assert judge(recorded(played)) == []
+
+
+def synth_changed_at(line: int, frames: int) -> np.ndarray:
+    """The embedded synth's stream at 120 bpm, stereo, given 100 bpm in the last beat
+    before stream frame ``line`` (it starts the new context on its next beat)."""
+    from bridge.core.types import Control, GenerationConfig, Playback, SetConfig
+    from tests.test_sync_rig import synth_engine
+
+    engine = synth_engine(120)
+    out, rendered = [], 0
+    while rendered + engine.chunk_frames <= line - RATE // 8:
+        out.append(engine.render_chunk().samples)
+        rendered += engine.chunk_frames
+    engine.apply_now(SetConfig(GenerationConfig(bpm=100)))
+    engine.apply_now(Control(Playback.RESET_CONTEXT))
+    while rendered < frames:
+        out.append(engine.render_chunk().samples)
+        rendered += engine.chunk_frames
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("late", [0, BEAT, -BEAT])
+def test_the_rig_finds_the_synths_change_on_its_bar_line_only(late: int) -> None:
+    """The rig test's own judgement (``bar_lines_changed_on``) on the embedded synth's
+    audio with silence put in: a change on the bar line at 4 s is found there; one a beat
+    late or early (the synth lands changes on its beats) on no bar line."""
+    from tests.test_sync_rig import bar_lines_changed_on
+
+    played = synth_changed_at(2 * BAR + late, 4 * BAR)
+    gaps = ((BAR + 3_000, 2_048), (2 * BAR - 5_000, 512), (2 * BAR + 20_000, 256))
+    landed, _ = bar_lines_changed_on(recorded(played, gaps))
+    assert landed == ([2 * BAR] if late == 0 else [])
