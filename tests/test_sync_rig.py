@@ -12,14 +12,18 @@ tick from its onset is that latency (the status says which value was used).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ import numpy as np
 import pytest
 
 from bridge.core.types import Change
-from tests import clock_judge
+from tests import bar_judge, clock_judge
 from tests.daemon_helpers import Daemon, free_port, status, wait_status
 from tests.jack_park import Park
 
@@ -197,15 +201,6 @@ def changed_at(line: int, frames: int) -> np.ndarray:
     return np.concatenate(out).mean(axis=1)
 
 
-def matches(heard: np.ndarray, first: int, expected: np.ndarray, line: int) -> bool:
-    """Does ``heard`` (from stream frame ``first``) match ``expected`` around ``line``?"""
-    end = first + len(heard) - RATE // 5  # the daemon's stop fades the recording out
-    lo, hi = max(first, line - RATE), min(end, line + 2 * RATE, len(expected))
-    if line - lo < RATE // 2 or hi - line < RATE // 2:
-        return False
-    return bool(np.abs(heard[lo - first : hi - first] - expected[lo:hi]).max() < 3e-3)
-
-
 @dataclass
 class Heard:
     """A capture judged in its stretches (``tests.clock_judge``), on real time: the
@@ -342,12 +337,68 @@ def test_a_streamed_engines_tempo_and_beats_are_tracked_from_what_is_heard(
     assert max(got.beats_off_ms.values()) < 20.0, got
 
 
+def anchor(mono: np.ndarray, start: int, reference: np.ndarray) -> tuple[int, int]:
+    """(recording index, stream frame there): the first of the first four half seconds
+    from ``start`` that is a clean piece of the stream (one with silence put in is not)."""
+    for k in range(4):
+        with contextlib.suppress(AssertionError):
+            at = start + k * PIECE
+            return at, stream_offset(mono[at:], reference, below=2.0 + k * PIECE / RATE)
+    return start, stream_offset(mono[start:], reference, below=2.0)  # fails, saying why
+
+
+def keep_for_study(wav: Path, log: str, meta: dict[str, Any]) -> None:
+    """With ``PB_RIG_KEEP=DIR`` set, copy a run's recording, the daemon's log and ``meta``
+    into a new directory under DIR, to study a failure offline."""
+    keep = os.environ.get("PB_RIG_KEEP")
+    if not keep:
+        return
+    into = Path(tempfile.mkdtemp(prefix="bar-", dir=keep))
+    shutil.copy(wav, into / wav.name)
+    (into / "daemon.log").write_text(log)
+    (into / "meta.json").write_text(json.dumps(meta, default=str))
+
+
+def bar_lines_changed_on(
+    stereo: np.ndarray,
+) -> tuple[list[int], Callable[[], dict[float, bar_judge.Walk]]]:
+    """The bar lines (stream frames) of the 120 bpm stream on which a recording (int16
+    ``[n, 2]``) changed to 100 bpm, and a function saying, per bar line, how far the
+    recording followed the render changed there (for a failure's message).
+
+    The synth changed on one bar line and nowhere else: what was heard follows, frame for
+    frame (through the silence the audio child put in when its queue ran dry:
+    ``tests.bar_judge``), a render that changed on that bar, and no other."""
+    mono = stereo.astype(np.float64).mean(axis=1) / 32768.0
+    quiet = bar_judge.silent(stereo)
+    start = int(np.argmax(np.abs(mono) > 0.01)) + RATE // 4  # past the start's fade-in
+    at = anchor(mono, start, offline(120, 20.0))
+    stop = len(mono) - RATE // 5  # the daemon's stop fades the recording out
+    frames = at[1] + stop - at[0] + RATE  # the render outlasts the recording
+    lines = range(4 * RATE // 2, frames, 4 * RATE // 2)  # a bar: 2 s at 120 bpm
+
+    def render(line: int) -> np.ndarray:
+        return changed_at(line, frames)
+
+    landed = bar_judge.landed(mono, quiet, at, stop, render, lines, (RATE // 2, 2 * RATE))
+
+    def walks() -> dict[float, bar_judge.Walk]:
+        return {
+            line / RATE: bar_judge.walk(mono, quiet, render(line), at, stop, line + 2 * RATE)
+            for line in lines
+        }
+
+    return landed, walks
+
+
 def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
     tmp_path: Path, jack_server: Any
 ) -> None:
     """config.bpm 120 → 100 through the status API: what is played (``--record``: exactly
     the frames the sound card played, so the JACK dummy's lateness on a loaded machine
-    cannot blur it) leaves the 120 bpm stream exactly on one of its bar lines."""
+    cannot blur it) leaves the 120 bpm stream exactly on one of its bar lines, through
+    the runs of silence the audio child plays when its queue runs dry (the stream goes
+    on after them, later: ``tests.bar_judge``)."""
     port = free_port()
     wav = tmp_path / "heard.wav"
     # verbatim playout (no stretching, no loop standing in for a gap): frame for frame
@@ -361,25 +412,17 @@ def test_a_bpm_move_lands_on_a_bar_line_of_the_heard_audio(
         assert held and held[0]["target"] == "config.bpm", reply["sync"]
         wait_status(port, lambda s: (s["sync"]["heard"] or {}).get("bpm") == 100, timeout=20)
         time.sleep(3.0)  # past the device's queue and the recorder's, into the file
-        underruns = status(port)["audio"]["underruns"]
+        final = status(port)
+        underruns = final["audio"]["underruns"]
     finally:
         daemon.stop()
+    keep_for_study(wav, daemon.log(), {"reply": reply, "final": final})
     if underruns:
         pytest.skip(f"rig unfit to judge: {underruns} underruns (machine overloaded)")
     with wave.open(str(wav)) as f:
-        frames = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
-    mono = frames.reshape(-1, 2).astype(np.float64).mean(axis=1) / 32768.0
-    start = int(np.argmax(np.abs(mono) > 0.01)) + RATE // 4  # past the start's fade-in
-    offset = stream_offset(mono[start:], offline(120, 20.0), below=2.0) - start
-    heard = mono[max(0, -offset) :]  # from stream frame max(0, offset)
-    first = max(0, offset)
-    bar = 4 * RATE // 2  # 2 s at 120 bpm
-    # Which bar line of the 120 bpm stream did 100 bpm start on? The synth changed there
-    # and nowhere else: what was heard matches, frame for frame, a render that changed
-    # on that bar, and no other.
-    landed = [
-        line
-        for line in range(bar, first + len(heard), bar)
-        if matches(heard, first, changed_at(line, first + len(heard)), line)
-    ]
-    assert len(landed) == 1, f"heard matches a change on bar lines {landed} (stream frames)"
+        stereo = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").reshape(-1, 2)
+    landed, walks = bar_lines_changed_on(stereo)
+    assert len(landed) == 1, (
+        f"heard matches a change on bar lines {landed} (stream frames); per bar line (s), "
+        f"how far what was heard followed its render: {walks()}"
+    )
