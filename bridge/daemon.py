@@ -424,10 +424,18 @@ class Daemon:
             folders = {str(p.parent) for p in watched if p.parent.is_dir()}
             if not folders:
                 return
-            async for changes in awatch(*folders, stop_event=self._stopping, step=50):
-                if any(Path(path).resolve() in watched for _, path in changes):
-                    self.reload()
-                    break  # the set of files may have changed: watch again
+
+            # Only our files pass: a recording written beside the mapping (--record
+            # set.wav next to set.toml) changes its folder ten times a second, and each
+            # change woke this task and logged a line for the whole set.
+            def ours(_change: object, path: str, watched: set[Path] = watched) -> bool:
+                return Path(path).resolve() in watched
+
+            async for _ in awatch(
+                *folders, watch_filter=ours, recursive=False, stop_event=self._stopping, step=50
+            ):
+                self.reload()
+                break  # the set of files may have changed: watch again
 
     async def _watchdog_task(self) -> None:
         interval = self.notifier.watchdog_interval

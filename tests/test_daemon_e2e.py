@@ -234,6 +234,15 @@ def test_broken_mapping_keeps_the_old_one_and_a_fix_goes_live(
         nudge(virtual_controller, 7, 127)
         wait_status(port, lambda s: slot_weight(s, 1) > 1.9)
 
+        # another file in the mapping's folder (a recording, say) is none of its business
+        mark = daemon.mark()
+        for i in range(5):
+            (tmp_path / "set.wav").write_bytes(bytes(i))
+            time.sleep(0.1)
+        time.sleep(0.3)
+        quiet = daemon.log().splitlines()[mark:]
+        assert not [line for line in quiet if "change" in line or "reload" in line], quiet
+
         mark = daemon.mark()
         mapping.write_text(mapping.read_text() + '\n[[bind]]\ncc = 300\ntarget = "bank"\n')
         line = daemon.wait_for(r"reload failed", start=mark, timeout=5)
