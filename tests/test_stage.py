@@ -135,11 +135,13 @@ def test_child_playout_applies_the_players_gain_at_the_next_device_block(ring) -
     shm.read_frames(ring.heard, 0, heard, len(heard))
     np.testing.assert_array_equal(heard, np.concatenate(played))
     assert int(ring.hdr[shm.XRUNS]) == 0 and int(ring.hdr[shm.CALLBACKS]) == 13
+    playout.callback(out, 256, underflow=True)  # the device (JACK) was late, not the pump
+    assert (int(ring.hdr[shm.XRUNS]), int(ring.hdr[shm.GAPS])) == (1, 0)
 
 
 def test_child_playout_holds_when_paused_and_drops_on_flush(ring) -> None:  # type: ignore[no-untyped-def]
     """Paused and faded, the child stops reading the stream (nothing is lost while paused);
-    a flush request drops what is queued; running short is counted as an xrun."""
+    a flush request drops what is queued; running short is counted as an xrun and a gap."""
     ring.ctl[shm.GAIN], ring.ctl[shm.STEP] = 1.0, FADE_STEP
     playout = ChildPlayout(ring, (1, 2), RATE)
     queue(ring, np.full((8000, 2), 0.5, dtype=np.float32))
@@ -156,3 +158,4 @@ def test_child_playout_holds_when_paused_and_drops_on_flush(ring) -> None:  # ty
     playout.callback(out, 256, underflow=False)
     assert int(ring.hdr[shm.READ]) == 8000 and np.all(out == 0.0)
     assert int(ring.hdr[shm.XRUNS]) == 1  # it wanted frames and had none
+    assert int(ring.hdr[shm.GAPS]) == 1  # and that was the pump's: a gap in the stream

@@ -63,6 +63,8 @@ class ChildPlayout:
             done += n
         if underflow or self._short:
             hdr[shm.XRUNS] += 1  # the device, or the pump behind it, was late
+        if self._short:
+            hdr[shm.GAPS] += 1  # the pump: a gap in the stream a listener hears
         ctl[shm.ENV] = stage.env
         hdr[shm.CALLBACKS] += 1
         if int(hdr[shm.WRITTEN]) - int(hdr[shm.READ]) < ctl[shm.QUEUE] * shm.REFILL:

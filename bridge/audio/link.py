@@ -171,6 +171,7 @@ class DeviceLink:
         self._rate = 0
         self.latency = 0.0
         self._xruns_before = 0  # xruns counted by children that are gone
+        self._gaps_before = 0  # and gaps
         self._progress = (0, time.monotonic())  # (device blocks the child had played, when)
         self.lost = False
         self.losses = 0
@@ -180,6 +181,11 @@ class DeviceLink:
     @property
     def xruns(self) -> int:
         return self._xruns_before + int(self._ring.hdr[shm.XRUNS])
+
+    @property
+    def gaps(self) -> int:
+        """Device blocks the pump left short (of ``xruns``)."""
+        return self._gaps_before + int(self._ring.hdr[shm.GAPS])
 
     @property
     def output_gain(self) -> float:
@@ -291,6 +297,7 @@ class DeviceLink:
 
     def _lose(self, dead: DeviceChild) -> None:
         self._xruns_before += int(self._ring.hdr[shm.XRUNS])
+        self._gaps_before += int(self._ring.hdr[shm.GAPS])
         dead.stop(0.5)
         self._drain_heard()
         self._playout.lost(self.output_gain)

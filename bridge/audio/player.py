@@ -95,7 +95,8 @@ class PlayerStats:
     target_seconds: float
     high_mark_seconds: float
     underruns: int
-    device_xruns: int
+    device_xruns: int  # device blocks late: JACK's or the pump's
+    device_gaps: int  # of those, the pump's: silence put into the stream
     played_seconds: float
     recording: str | None
     record_error: str | None
@@ -430,6 +431,7 @@ class Player:
             high_mark_seconds=round(self._level.high_mark, 3),
             underruns=self._renderer.underruns,
             device_xruns=self._link.xruns if self._link else 0,
+            device_gaps=self._link.gaps if self._link else 0,
             played_seconds=round(self._played / self.rate, 3),
             recording=None if tap.path is None else str(tap.path),
             record_error=tap.error,

@@ -7,7 +7,9 @@ after copying; a full fence orders the copy against the counter on weakly ordere
 Layout: ``HDR`` int64 counters, ``CTL`` float64 controls, then two stereo float32 rings:
 ``data`` (``FRAMES``: the stream, pump → child) and ``heard`` (``HEARD_FRAMES``: what the
 child played, post-gain, child → pump, for the recording). Counters: ``WRITTEN``/``READ``
-of ``data``, ``HEARD_W``/``HEARD_R`` of ``heard``, device ``XRUNS``, device ``CALLBACKS``
+of ``data``, ``HEARD_W``/``HEARD_R`` of ``heard``, device ``XRUNS`` (blocks the device or
+the pump was late for), ``GAPS`` (of those, blocks the pump left short: silence put into
+the stream however much the player holds), device ``CALLBACKS``
 (the watchdog's pulse: it ticks while paused too), ``FLUSH_REQ``/``FLUSH_DONE`` (the child
 drops what is queued). Controls, written by the player and read by the child's output
 stage every device block: ``GAIN``, ``PAUSED``, ``STEP`` (pause fade speed), ``QUEUE``
@@ -35,9 +37,9 @@ TARGET = 3072  # frames the pump keeps queued for the device (~64 ms at 48 kHz)
 # device block (187 times a second at 256 frames); 43 ms stay queued for a late pump.
 REFILL = 2 / 3
 HEARD_FRAMES = 48_000  # frames in the heard ring: the pump may stall ~1 s without loss
-HDR = 8  # int64 counters
+HDR = 9  # int64 counters
 CTL = 8  # float64 controls
-WRITTEN, READ, XRUNS, CALLBACKS, FLUSH_REQ, FLUSH_DONE, HEARD_W, HEARD_R = range(HDR)
+WRITTEN, READ, XRUNS, CALLBACKS, FLUSH_REQ, FLUSH_DONE, HEARD_W, HEARD_R, GAPS = range(HDR)
 GAIN, PAUSED, STEP, ENV, QUEUE = range(5)
 
 
