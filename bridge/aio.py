@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -14,3 +15,10 @@ async def cancelled(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def settled(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Wait until every task has ended, whatever it ended with (cancelled, failed)."""
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

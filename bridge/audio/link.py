@@ -160,7 +160,7 @@ class DeviceLink:
     ) -> None:
         self._playout = playout
         self._queue_seconds = queue
-        self._queue = shm.TARGET  # frames, set at the device's rate by open()
+        self._queue = 0  # frames, set at the device's rate by open()
         self._spec = spec
         self._map = ",".join(str(c) for c in channel_map)
         self._ring = shm.SharedRing()

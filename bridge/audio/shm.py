@@ -31,10 +31,10 @@ import numpy as np
 import numpy.typing as npt
 
 FRAMES = 8192  # frames in the stream ring
-TARGET = 3072  # frames the pump keeps queued for the device (~64 ms at 48 kHz)
-# The child wakes the pump only when the queue has drained below REFILL of its target, so
-# the pump wakes about 47 times a second and tops the queue up in one go, not once per
-# device block (187 times a second at 256 frames); 43 ms stay queued for a late pump.
+# The child wakes the pump only when the queue (``QUEUE``, the latency preset's) has
+# drained below REFILL of it, so the pump tops it up in one go, not once per device block:
+# with a 64 ms queue about 47 times a second (not 187 at 256 frames), and 43 ms stay
+# queued for a late pump.
 REFILL = 2 / 3
 HEARD_FRAMES = 48_000  # frames in the heard ring: the pump may stall ~1 s without loss
 HDR = 9  # int64 counters

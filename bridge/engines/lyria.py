@@ -42,6 +42,7 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from bridge.aio import settled
 from bridge.core.types import AudioChunk, Update
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import RedactingAdapter, redact, register_secret
@@ -173,15 +174,11 @@ class LyriaEngine:
         closers = [t for t in self._tasks if t.get_name().startswith("lyria-close")]
         for task in self._tasks - set(closers):
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        tasks = [task for conn in self._conns.values() for task in conn.tasks]
-        for task in tasks:
+        await settled(list(self._tasks))
+        sockets = [task for conn in self._conns.values() for task in conn.tasks]
+        for task in sockets:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await settled(sockets)
         self._end_stream()
 
     def status(self) -> dict[str, Any]:
