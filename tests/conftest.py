@@ -67,17 +67,21 @@ class JackServer:
                 self.proc.wait(timeout=5)
 
 
-def despite_xruns(server: JackServer, attempt: Callable[[], bool], tries: int = 4) -> bool:
-    """``attempt()`` until it returns True; a failed attempt is made again only if the
-    server logged an xrun while it ran (the rig may have lost its MIDI or audio then).
-    A failure on a clean run is final, so a real defect still fails, at the first try."""
+def xrun_tries(server: JackServer, tries: int = 4) -> Iterator[None]:
+    """The tries a step gets: the first, and one more after each failed try the server
+    logged an xrun during (the rig may have lost its MIDI or audio then). A failure on a
+    clean run is final, so a real defect still fails, at the first try. The loop's body
+    is the try; leave the loop when it worked."""
     for _ in range(tries):
         before = server.xruns()
-        if attempt():
-            return True
+        yield
         if server.xruns() == before:
-            return False
-    return False
+            return
+
+
+def despite_xruns(server: JackServer, attempt: Callable[[], bool], tries: int = 4) -> bool:
+    """``attempt()`` under ``xrun_tries``: whether one try worked."""
+    return any(attempt() for _ in xrun_tries(server, tries))
 
 
 def _refresh_portaudio() -> None:

@@ -29,8 +29,8 @@ for i in range(int(sys.argv[1])):
         park.check()
         port.get_array().copy()
         until = time.perf_counter() + random.random() * 0.008
-        while time.perf_counter() < until:
-            pass
+        while time.perf_counter() < until:  # spin: a late cycle holding the GIL
+            continue
 
     client.set_process_callback(process)
     client.activate()

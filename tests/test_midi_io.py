@@ -14,7 +14,7 @@ import pytest
 from bridge.core.types import MidiEvent
 from bridge.errors import DeviceError
 from bridge.io.midi import MidiHub, controller, list_ports, resolve_api
-from tests.conftest import JackServer, VirtualController
+from tests.conftest import JackServer, VirtualController, xrun_tries
 
 
 def test_the_adapter_parses_with_the_core_parser() -> None:
@@ -68,15 +68,11 @@ class Harness:
 
 
 async def despite_xruns(server: JackServer, attempt: Callable[[], Awaitable[bool]]) -> None:
-    """``conftest.despite_xruns`` for a hub's loop: ``attempt()`` is made again only when
-    the server logged an xrun while it ran (which may have lost its MIDI); a failure on a
-    clean run fails the test at once."""
-    for _ in range(4):
-        before = server.xruns()
+    """``attempt()`` under ``conftest.xrun_tries``, on a hub's loop; fail if no try worked."""
+    for _ in xrun_tries(server):
         if await attempt():
             return
-        assert server.xruns() > before, "failed with no xrun to blame"
-    raise AssertionError("failed 4 times, each across an xrun")
+    raise AssertionError("failed on a clean run, or at every try across an xrun")
 
 
 def run_hub(hub: MidiHub, body: Callable[[Harness], Awaitable[None]]) -> Harness:
